@@ -1,0 +1,1 @@
+"""trafficshift's Lambda code: thin handlers -> pure domain -> boto3 adapters."""

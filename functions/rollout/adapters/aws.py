@@ -1,0 +1,56 @@
+"""Shared adapter plumbing: client construction and error translation."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from rollout.domain.errors import AliasChangedConcurrently, Throttled
+
+# botocore's standard retry mode retries throttling with exponential backoff and jitter;
+# what still fails after it becomes `Throttled`, which the state machine retries.
+CLIENT_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 4},
+    connect_timeout=5,
+    read_timeout=20,
+    user_agent_extra="trafficshift",
+)
+
+THROTTLING_CODES = frozenset(
+    {"TooManyRequestsException", "ThrottlingException", "Throttling", "RequestLimitExceeded"}
+)
+
+
+@cache
+def client(service: str) -> Any:
+    """One client per service per container, built on first use (not at import)."""
+    return boto3.client(service, region_name=os.environ.get("AWS_REGION"), config=CLIENT_CONFIG)
+
+
+def error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+@contextmanager
+def translated(
+    operation: str, on_code: dict[str, Callable[[ClientError], Exception]] | None = None
+) -> Iterator[None]:
+    """Turn AWS errors into domain errors that the workflow matches by name."""
+    try:
+        yield
+    except ClientError as exc:
+        code = error_code(exc)
+        if on_code and code in on_code:
+            raise on_code[code](exc) from exc
+        if code in THROTTLING_CODES:
+            raise Throttled(f"{operation} was throttled: {exc}") from exc
+        if code == "PreconditionFailedException":
+            raise AliasChangedConcurrently(f"{operation}: {exc}") from exc
+        raise

@@ -1,0 +1,193 @@
+"""The input contract: the JSON that the console, the CLI, S3 uploads and the tests all send.
+
+Parsing turns every problem into `InvalidInput` naming the field and the fix, so that the
+execution fails in its first state with a Cause a person can act on.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from rollout.domain.errors import InvalidInput
+from rollout.domain.strategies import Step, plan
+
+DEFAULT_POLL_INTERVAL_SECONDS = 30
+MAX_ALARMS = 100  # DescribeAlarms takes at most 100 names in one call
+_FUNCTION_ARN = re.compile(
+    r"^arn:(?P<partition>aws[a-zA-Z-]*):lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
+    r"function:(?P<name>[a-zA-Z0-9-_]{1,64})(?::(?P<qualifier>[a-zA-Z0-9-_$]+))?$"
+)
+_FUNCTION_NAME = re.compile(r"^[a-zA-Z0-9-_]{1,64}$")
+_ALIAS_NAME = re.compile(r"^(?!^[0-9]+$)[a-zA-Z0-9-_]{1,128}$")
+_VERSION = re.compile(r"^[0-9]{1,10}$")
+
+_FIELD_HELP = {
+    "functionName": 'give the function\'s name or its unqualified ARN, e.g. "orders-api"',
+    "alias": 'give the alias that serves traffic, e.g. "live"',
+    "targetVersion": 'give a published version number as a string, e.g. "7", '
+    'or drop it and set "publish": true',
+    "publish": "use true to publish the function's current code, "
+    'or drop it and give "targetVersion"',
+    "strategy": 'give a CodeDeploy name such as "Canary10Percent5Minutes" or an object such as '
+    '{"type": "linear", "percent": 10, "intervalSeconds": 60}',
+    "alarms": 'give a list of CloudWatch alarm names, e.g. ["orders-api-errors"], '
+    "or drop the field",
+    "pollIntervalSeconds": "give a whole number of seconds >= 1 (default 30)",
+}
+
+
+class DeploymentRequest(BaseModel):
+    """One deployment, as the user asked for it (camelCase on the wire)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+    function_name: str = Field(alias="functionName")
+    alias: str
+    target_version: str | None = Field(default=None, alias="targetVersion")
+    publish: bool = False
+    strategy: str | dict[str, Any]
+    alarms: tuple[str, ...] = ()
+    poll_interval_seconds: int = Field(
+        default=DEFAULT_POLL_INTERVAL_SECONDS, alias="pollIntervalSeconds", ge=1
+    )
+
+    @field_validator("target_version", mode="before")
+    @classmethod
+    def _version_as_text(cls, value: Any) -> Any:
+        # "7" and 7 both mean version 7; a bool is neither.
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        return value
+
+    def to_wire(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+class ParsedRequest(BaseModel):
+    """A request that passed every check that needs no AWS call."""
+
+    model_config = ConfigDict(frozen=True)
+
+    request: DeploymentRequest
+    function_name: str  # the bare name, whether the user gave a name or an ARN
+    function_region: str | None  # from the ARN, when one was given
+    plan: tuple[Step, ...]
+
+
+def parse_request(raw: Any) -> ParsedRequest:
+    """Validate the user's JSON; raise InvalidInput naming the first problem found."""
+    if not isinstance(raw, Mapping):
+        raise InvalidInput(
+            "input",
+            f"must be a JSON object, got {type(raw).__name__}",
+            'start the execution with e.g. {"functionName": "orders-api", "alias": "live", '
+            '"targetVersion": "7", "strategy": "Canary10Percent5Minutes"}',
+        )
+    try:
+        request = DeploymentRequest.model_validate(dict(raw))
+    except ValidationError as exc:
+        raise _invalid_input_from(exc) from None
+
+    name, region = _function_name_of(request.function_name)
+    if not _ALIAS_NAME.match(request.alias):
+        raise InvalidInput(
+            "alias",
+            f"{request.alias!r} is not a valid alias name",
+            "use 1-128 letters, digits, '-' or '_', not only digits (a version is not an alias)",
+        )
+    _check_target(request)
+    for index, alarm in enumerate(request.alarms):
+        if not alarm.strip():
+            raise InvalidInput(f"alarms[{index}]", "is empty", _FIELD_HELP["alarms"])
+    if len(set(request.alarms)) != len(request.alarms) or len(request.alarms) > MAX_ALARMS:
+        raise InvalidInput(
+            "alarms",
+            f"has {len(request.alarms)} names, with duplicates or more than {MAX_ALARMS}",
+            f"list each alarm once, at most {MAX_ALARMS}",
+        )
+    return ParsedRequest(
+        request=request, function_name=name, function_region=region, plan=plan(request.strategy)
+    )
+
+
+def _check_target(request: DeploymentRequest) -> None:
+    version = request.target_version
+    if version is None and not request.publish:
+        raise InvalidInput(
+            "targetVersion",
+            'is required unless "publish" is true',
+            _FIELD_HELP["targetVersion"],
+        )
+    if version is not None and request.publish:
+        raise InvalidInput(
+            "targetVersion",
+            'and "publish": true were both given',
+            "give one: a version to roll out, or publish: true to publish the current code",
+        )
+    if version is None:
+        return
+    if version.upper() == "$LATEST":
+        raise InvalidInput(
+            "targetVersion",
+            "$LATEST cannot receive weighted alias traffic (Lambda routes only to published "
+            "versions)",
+            'publish a version first and give its number, or set "publish": true',
+        )
+    if not _VERSION.match(version):
+        raise InvalidInput(
+            "targetVersion",
+            f"{version!r} is not a published version number",
+            _FIELD_HELP["targetVersion"],
+        )
+
+
+def _function_name_of(value: str) -> tuple[str, str | None]:
+    if value.startswith("arn:"):
+        match = _FUNCTION_ARN.match(value)
+        if match is None:
+            raise InvalidInput(
+                "functionName",
+                f"{value!r} is not a Lambda function ARN",
+                "use arn:aws:lambda:<region>:<account>:function:<name>, or just the name",
+            )
+        if match["qualifier"]:
+            raise InvalidInput(
+                "functionName",
+                f"the ARN carries the qualifier {match['qualifier']!r}",
+                'give the unqualified ARN and put the alias in "alias"',
+            )
+        return match["name"], match["region"]
+    if not _FUNCTION_NAME.match(value):
+        raise InvalidInput(
+            "functionName",
+            f"{value!r} is not a valid function name",
+            "use 1-64 letters, digits, '-' or '_', or the function's ARN",
+        )
+    return value, None
+
+
+def _invalid_input_from(exc: ValidationError) -> InvalidInput:
+    error = exc.errors(include_url=False)[0]
+    loc = [str(part) for part in error["loc"]]
+    # pydantic reports a union's failing member as an extra location part; the user only
+    # knows the top-level field.
+    top = loc[0] if loc else "input"
+    field = top if top in _FIELD_HELP or not loc else ".".join(loc)
+    kind = error["type"]
+    if kind == "missing":
+        return InvalidInput(field, "is required", _FIELD_HELP.get(top, "add the field"))
+    if kind == "extra_forbidden":
+        known = ", ".join(_FIELD_HELP)
+        return InvalidInput(
+            field, "is not a field of the input", f"remove it; the fields are {known}"
+        )
+    received = error.get("input")
+    return InvalidInput(
+        field,
+        f"{error['msg'].lower()} (got {received!r})",
+        _FIELD_HELP.get(top, "see the input contract in the README"),
+    )

@@ -1,0 +1,427 @@
+"""The rollout itself, as pure functions over a state document.
+
+The state document is what the state machine carries from task to task (camelCase JSON):
+`deployment` is fixed at Prepare, `cursor` says where the rollout is, `steps` records what
+was done. Every function here takes what the adapters read (snapshots) and the time, and
+returns a new state or a decision; none of them calls AWS.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from rollout.domain.errors import InvalidInput, PreflightFailed
+from rollout.domain.request import ParsedRequest
+from rollout.domain.strategies import Step, effective_poll_interval
+
+# Errors that mean "refused before anything moved": the execution fails with this name.
+REFUSALS = ("InvalidInput", "PreflightFailed")
+ROLLED_BACK = "DeploymentRolledBack"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    def wire(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True, mode="json")
+
+
+# --- what the adapters read -------------------------------------------------------------
+
+
+class AliasSnapshot(_Model):
+    function_version: str
+    additional_weights: dict[str, float] = Field(default_factory=dict)
+    revision_id: str
+
+    @property
+    def split(self) -> bool:
+        return bool(self.additional_weights)
+
+    def describe(self) -> str:
+        if not self.additional_weights:
+            return f"version {self.function_version} (100%)"
+        (other, weight), *_ = self.additional_weights.items()
+        return (
+            f"version {self.function_version} ({_pct(100 - weight * 100)}%) and "
+            f"version {other} ({_pct(weight * 100)}%)"
+        )
+
+
+class VersionInfo(_Model):
+    version: str
+    code_sha256: str = ""
+    role: str = ""
+    dead_letter_target: str | None = None
+    state: str = "Active"
+    last_update_status: str = "Successful"
+
+
+class AlarmState(_Model):
+    name: str
+    state: str  # OK | ALARM | INSUFFICIENT_DATA
+    reason: str = ""
+
+
+# --- the state document ------------------------------------------------------------------
+
+
+class Decision(StrEnum):
+    BAKING = "baking"  # the step is under way (recorded in steps only)
+    CONTINUE = "continue"  # keep baking this step
+    ADVANCE = "advance"  # bake done, set the next step's weight
+    PROMOTE = "promote"  # last step done
+    FAIL = "fail"  # revert now
+
+
+class Deployment(_Model):
+    execution_id: str
+    function_name: str
+    alias: str
+    stable_version: str
+    target_version: str
+    plan: list[dict[str, Any]]
+    poll_interval_seconds: int
+    alarms: list[str] = Field(default_factory=list)
+    started_at: str
+    published: bool = False
+
+    def step(self, index: int) -> Step:
+        return Step.from_dict(self.plan[index])
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.function_name}:{self.alias}"
+
+
+class Cursor(_Model):
+    step_index: int = -1  # index into plan of the weight now set; -1 = nothing shifted yet
+    weight_percent: float = 0.0  # the new version's share now on the alias
+    revision_id: str  # the alias RevisionId we last read or wrote
+    step_started_at: float = 0.0  # epoch seconds when the weight was set
+    wait_seconds: int = 0  # the next Bake's length
+    decision: Decision = Decision.CONTINUE
+    reason: str = ""
+    checks: int = 0  # Checks in the current step
+
+
+class StepRecord(_Model):
+    step: int  # 1-based
+    percent: float
+    bake_seconds: int
+    shifted_at: str
+    checks: int = 0
+    decision: Decision = Decision.BAKING
+    reason: str = ""
+
+
+class RolloutState(_Model):
+    deployment: Deployment
+    cursor: Cursor
+    steps: list[StepRecord] = Field(default_factory=list)
+
+
+# --- Prepare -----------------------------------------------------------------------------
+
+
+def preflight(
+    parsed: ParsedRequest,
+    *,
+    alias: AliasSnapshot,
+    target: VersionInfo,
+    stable: VersionInfo,
+    alarms: Mapping[str, AlarmState],
+    execution_id: str,
+    now: float,
+    published: bool = False,
+) -> RolloutState:
+    """Refuse anything that would fail mid-rollout; otherwise return the initial state."""
+    request = parsed.request
+    if alias.function_version == "$LATEST":
+        raise PreflightFailed(
+            f"alias {request.alias} points at $LATEST, which cannot share traffic with a "
+            "version; point it at a published version first"
+        )
+    if alias.split:
+        raise PreflightFailed(
+            f"alias {request.alias} already splits traffic between {alias.describe()}; "
+            "another deployment may be under way: finish or revert it first"
+        )
+    if target.version == alias.function_version:
+        what = "publishing the current code gave" if published else "the target is"
+        raise InvalidInput(
+            "targetVersion",
+            f"{what} version {target.version}, which alias {request.alias} already serves",
+            "deploy a version that differs from the stable one (change the code or "
+            "configuration before publishing)",
+        )
+    if target.state != "Active" or target.last_update_status not in ("Successful", ""):
+        raise PreflightFailed(
+            f"version {target.version} is {target.state} (last update "
+            f"{target.last_update_status}); wait until it is Active"
+        )
+    if target.role != stable.role:
+        raise InvalidInput(
+            "targetVersion",
+            f"version {target.version} runs as {target.role} but version {stable.version} as "
+            f"{stable.role}; Lambda routes one alias only to versions that share the role",
+            "publish the new version with the stable version's execution role",
+        )
+    if target.dead_letter_target != stable.dead_letter_target:
+        raise InvalidInput(
+            "targetVersion",
+            f"version {target.version} and version {stable.version} have different "
+            "dead-letter targets; Lambda routes one alias only to versions that share it",
+            "publish the new version with the stable version's dead-letter configuration",
+        )
+    for index, name in enumerate(request.alarms):
+        found = alarms.get(name)
+        if found is None:
+            raise InvalidInput(
+                f"alarms[{index}]",
+                f"no CloudWatch alarm is named {name!r} in this account and region",
+                "create the alarm first, or fix the name (names are case-sensitive)",
+            )
+        if found.state == "ALARM":
+            raise PreflightFailed(
+                f"alarm {name} is already in ALARM ({found.reason or 'no reason given'}); "
+                "a rollout judged by it could not tell the new version's health"
+            )
+    steps = list(parsed.plan)
+    return RolloutState(
+        deployment=Deployment(
+            execution_id=execution_id,
+            function_name=parsed.function_name,
+            alias=request.alias,
+            stable_version=alias.function_version,
+            target_version=target.version,
+            plan=[s.to_dict() for s in steps],
+            poll_interval_seconds=effective_poll_interval(steps, request.poll_interval_seconds),
+            alarms=list(request.alarms),
+            started_at=_iso(now),
+            published=published,
+        ),
+        cursor=Cursor(revision_id=alias.revision_id),
+    )
+
+
+# --- SetWeight ---------------------------------------------------------------------------
+
+
+def next_routing(state: RolloutState) -> tuple[int, str, dict[str, float]]:
+    """The next step's index, and the alias's primary version and additional weights."""
+    index = state.cursor.step_index + 1
+    if index >= len(state.deployment.plan):
+        raise ValueError(f"no step {index + 1}: the plan has {len(state.deployment.plan)}")
+    return (index, *routing_for(state.deployment, state.deployment.step(index).percent))
+
+
+def routing_for(deployment: Deployment, percent: float) -> tuple[str, dict[str, float]]:
+    if percent >= 100:
+        return deployment.target_version, {}
+    return deployment.stable_version, {deployment.target_version: weight_of(percent)}
+
+
+def weight_of(percent: float) -> float:
+    # Percents carry at most 4 decimals (see strategies), so 6 decimals of weight are exact.
+    return round(percent / 100.0, 6)
+
+
+def begin_step(state: RolloutState, index: int, revision_id: str, now: float) -> RolloutState:
+    step = state.deployment.step(index)
+    cursor = Cursor(
+        step_index=index,
+        weight_percent=step.percent,
+        revision_id=revision_id,
+        step_started_at=now,
+        wait_seconds=min(state.deployment.poll_interval_seconds, step.bake_seconds),
+        decision=Decision.CONTINUE,
+    )
+    record = StepRecord(
+        step=index + 1, percent=step.percent, bake_seconds=step.bake_seconds, shifted_at=_iso(now)
+    )
+    return state.model_copy(update={"cursor": cursor, "steps": [*state.steps, record]})
+
+
+# --- Check -------------------------------------------------------------------------------
+
+
+class Health(_Model):
+    alarms: dict[str, AlarmState] = Field(default_factory=dict)
+
+
+def judge(state: RolloutState, health: Health, now: float) -> RolloutState:
+    """Decide what the rollout does after one Check."""
+    deployment, cursor = state.deployment, state.cursor
+    step = deployment.step(cursor.step_index)
+    where = (
+        f"step {cursor.step_index + 1}/{len(deployment.plan)} "
+        f"(weight {_pct(cursor.weight_percent)}%)"
+    )
+    firing = [a for a in health.alarms.values() if a.state == "ALARM"]
+    missing = [name for name in deployment.alarms if name not in health.alarms]
+    decision: Decision
+    wait = 0
+    if firing:
+        decision = Decision.FAIL
+        reason = "; ".join(
+            f"alarm {a.name} in ALARM{f' ({a.reason})' if a.reason else ''}" for a in firing
+        )
+        reason = f"{reason} at {where}"
+    elif missing:
+        # An alarm deleted mid-rollout can no longer vouch for the new version.
+        decision = Decision.FAIL
+        reason = f"alarm {', '.join(missing)} no longer exists at {where}"
+    else:
+        remaining = cursor.step_started_at + step.bake_seconds - now
+        if remaining > 0:
+            decision = Decision.CONTINUE
+            wait = min(deployment.poll_interval_seconds, math.ceil(remaining))
+            reason = f"baking {where}: {math.ceil(remaining)} s left, alarms OK"
+        else:
+            last = cursor.step_index + 1 >= len(deployment.plan)
+            decision = Decision.PROMOTE if last else Decision.ADVANCE
+            reason = f"{where} baked {step.bake_seconds} s with alarms OK"
+    new_cursor = cursor.model_copy(
+        update={
+            "decision": decision,
+            "reason": reason,
+            "wait_seconds": wait,
+            "checks": cursor.checks + 1,
+        }
+    )
+    steps = list(state.steps)
+    if steps:
+        steps[-1] = steps[-1].model_copy(
+            update={
+                "checks": new_cursor.checks,
+                "decision": Decision.BAKING if decision == Decision.CONTINUE else decision,
+                "reason": reason,
+            }
+        )
+    return state.model_copy(update={"cursor": new_cursor, "steps": steps})
+
+
+# --- Promote -----------------------------------------------------------------------------
+
+
+def promoted(state: RolloutState, now: float, revision_id: str) -> dict[str, Any]:
+    d = state.deployment
+    return {
+        "outcome": "PROMOTED",
+        "functionName": d.function_name,
+        "alias": d.alias,
+        "stableVersion": d.stable_version,
+        "targetVersion": d.target_version,
+        "previousVersion": d.stable_version,
+        "revisionId": revision_id,
+        "executionId": d.execution_id,
+        "startedAt": d.started_at,
+        "finishedAt": _iso(now),
+        "steps": [s.wire() for s in state.steps],
+    }
+
+
+# --- Revert ------------------------------------------------------------------------------
+
+
+class RevertAction(StrEnum):
+    RESTORE = "restore"  # the alias routes to our target: point it back at stable
+    NOTHING = "nothing"  # the alias already serves only the stable version
+    FOREIGN = "foreign"  # the alias routes to neither pair we know: not ours to touch
+
+
+def revert_action(deployment: Deployment, alias: AliasSnapshot) -> RevertAction:
+    versions = {alias.function_version, *alias.additional_weights}
+    if versions == {deployment.stable_version}:
+        return RevertAction.NOTHING
+    if deployment.target_version in versions and versions <= {
+        deployment.stable_version,
+        deployment.target_version,
+    }:
+        return RevertAction.RESTORE
+    return RevertAction.FOREIGN
+
+
+class Failure(_Model):
+    error: str
+    cause: str
+
+
+def failure_reason(state: Mapping[str, Any]) -> tuple[str, str]:
+    """What went wrong, as (error name, message), from a Catch's `$.error` or a failed Check."""
+    caught = state.get("error")
+    if isinstance(caught, Mapping):
+        name = str(caught.get("Error") or "States.TaskFailed")
+        return name, _message_of(caught.get("Cause"))
+    cursor = state.get("cursor") or {}
+    return "HealthCheckFailed", str(cursor.get("reason") or "the health check failed")
+
+
+def refusal(state: Mapping[str, Any]) -> Failure:
+    """Prepare failed: nothing was shifted, so the execution fails with Prepare's error."""
+    name, message = failure_reason(state)
+    if name in REFUSALS:
+        return Failure(error=name, cause=message)
+    return Failure(
+        error="DeploymentFailed",
+        cause=f"the deployment failed before any traffic moved ({name}): {message}",
+    )
+
+
+def rolled_back(
+    state: RolloutState, action: RevertAction, alias: AliasSnapshot, reason: tuple[str, str]
+) -> Failure:
+    d, cursor = state.deployment, state.cursor
+    name, message = reason
+    what = message if name == "HealthCheckFailed" else f"{name}: {message}"
+    if action is RevertAction.FOREIGN:
+        return Failure(
+            error="AliasChangedConcurrently",
+            cause=(
+                f"Stopped rolling out {d.qualified} to version {d.target_version} ({what}). "
+                f"The alias now serves {alias.describe()}, which this deployment did not set: "
+                "it was left as it is. Check who changed it before deploying again."
+            ),
+        )
+    moved = (
+        f"version {d.target_version} had reached {_pct(cursor.weight_percent)}% of traffic"
+        if cursor.step_index >= 0
+        else "no traffic had moved"
+    )
+    return Failure(
+        error=ROLLED_BACK,
+        cause=(
+            f"Rolled back {d.qualified} to version {d.stable_version}: {what}. "
+            f"Before the revert, {moved}; now version {d.stable_version} serves 100%."
+        ),
+    )
+
+
+def _message_of(cause: Any) -> str:
+    # A Lambda task's Cause is the JSON error payload; people want its message.
+    if isinstance(cause, str):
+        try:
+            parsed = json.loads(cause)
+        except ValueError:
+            return cause
+        if isinstance(parsed, Mapping) and "errorMessage" in parsed:
+            return str(parsed["errorMessage"])
+        return cause
+    return "" if cause is None else str(cause)
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, tz=UTC).isoformat(timespec="milliseconds")
+
+
+def _pct(value: float) -> str:
+    return f"{value:.4f}".rstrip("0").rstrip(".")

@@ -1,0 +1,1 @@
+"""Thin Lambda handlers: parse, call one domain function, return a plain dict."""
