@@ -1,0 +1,55 @@
+"""The trafficshift stack: composes the control plane, tags it, and outputs its ARN."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack, Tags
+from constructs import Construct
+
+from infra.control_plane import TrafficShiftControlPlane
+
+MANAGED_FUNCTIONS_CONTEXT = "trafficshift:managedFunctions"
+
+
+class TrafficShiftStack(Stack):
+    """One control plane per account and region.
+
+    Context ``trafficshift:managedFunctions`` (a list, a JSON list, or a comma-separated
+    string) narrows the functions it may shift; default: the construct's default.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "description", "trafficshift: shifts Lambda alias traffic step by step, or reverts"
+        )
+        super().__init__(scope, construct_id, **kwargs)
+        options: dict[str, Any] = {}
+        managed = _function_names(self.node.try_get_context(MANAGED_FUNCTIONS_CONTEXT))
+        if managed is not None:
+            options["managed_function_names"] = managed
+
+        self.control_plane = TrafficShiftControlPlane(self, "ControlPlane", **options)
+
+        Tags.of(self).add("project", "trafficshift")
+        Tags.of(self).add("component", "control-plane")
+        CfnOutput(
+            self,
+            "StateMachineArn",
+            value=self.control_plane.state_machine.state_machine_arn,
+            description="Start a deployment by starting an execution of this state machine",
+        )
+
+
+def _function_names(value: object) -> list[str] | None:
+    """Accept the context as cdk.json gives it (a list) or as `-c key=value` gives it (text)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        parsed = json.loads(text) if text.startswith("[") else text.split(",")
+        value = [str(name).strip() for name in parsed]
+    if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
+        raise TypeError(f"{MANAGED_FUNCTIONS_CONTEXT} must be a list of function names")
+    return [name for name in value if name]
