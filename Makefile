@@ -1,0 +1,67 @@
+# The targets a newcomer would guess. `make demo` and `make test` set everything up first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: setup demo serve test unit infra-tests emulator-tests e2e lint format typecheck synth bench clean pr
+
+setup: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt functions/requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## The local demo: a healthy canary that promotes and a bad one that reverts, on the emulator.
+demo: setup
+	$(BIN)/trafficshift local demo
+
+## Keep the emulator running with the control plane deployed (prints its endpoint as JSON).
+serve: setup
+	$(BIN)/trafficshift local serve
+
+## Everything CI runs: lint, types, cdk synth (with cdk-nag), and every test suite.
+test: setup lint typecheck synth
+	$(BIN)/pytest -q -n 2 --dist loadfile
+
+unit: setup
+	$(BIN)/pytest -q tests/unit
+
+infra-tests: setup
+	$(BIN)/pytest -q tests/infra
+
+emulator-tests: setup
+	$(BIN)/pytest -q tests/emulator
+
+e2e: setup
+	$(BIN)/pytest -q tests/e2e
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+typecheck: setup
+	$(BIN)/mypy
+
+## Synthesizes with bundling (pip builds the Lambda asset locally, no Docker) and cdk-nag.
+synth: setup
+	cdk synth --quiet
+
+bench: setup
+	$(BIN)/python bench/rollout_overhead.py
+
+pr: format test
+
+clean:
+	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,105 @@
+"""Helpers of the end-to-end tests (a uniquely named module, importable from the tests)."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from trafficshift.emulator.cloud import LocalCloud
+from trafficshift.emulator.sample import create_sample_function
+
+TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+
+
+@dataclass
+class AliasRecorder:
+    """Every routing the alias was given, in order, as moto applied it (ground truth)."""
+
+    alias: str
+    function: str
+    seen: list[tuple[str, dict[str, float]]] = field(default_factory=list)
+
+    def record(self, version: str, routing: Any) -> None:
+        weights = (routing or {}).get("AdditionalVersionWeights") or {}
+        self.seen.append((str(version), {str(k): float(v) for k, v in weights.items()}))
+
+
+@dataclass
+class Rollout:
+    cloud: LocalCloud
+    function: str
+    alias: str = "live"
+
+    @property
+    def lam(self) -> Any:
+        return self.cloud.client("lambda")
+
+    def request(self, **overrides: Any) -> dict[str, Any]:
+        raw: dict[str, Any] = {
+            "functionName": self.function,
+            "alias": self.alias,
+            "targetVersion": "2",
+            "strategy": {"type": "linear", "percent": 25, "intervalSeconds": 0},
+            "pollIntervalSeconds": 1,
+        }
+        raw.update(overrides)
+        return {k: v for k, v in raw.items() if v is not None}
+
+    def start(self, request: dict[str, Any]) -> str:
+        sfn = self.cloud.client("stepfunctions")
+        return str(
+            sfn.start_execution(
+                stateMachineArn=self.cloud.state_machine_arn,
+                name=f"e2e-{uuid.uuid4().hex[:16]}",
+                input=json.dumps(request),
+            )["executionArn"]
+        )
+
+    def wait(self, execution_arn: str, timeout: float = 60) -> dict[str, Any]:
+        sfn = self.cloud.client("stepfunctions")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            described = sfn.describe_execution(executionArn=execution_arn)
+            if described["status"] in TERMINAL:
+                return dict(described)
+            time.sleep(0.05)
+        raise AssertionError(f"{execution_arn} did not finish within {timeout} s")
+
+    def run(self, **overrides: Any) -> dict[str, Any]:
+        return self.wait(self.start(self.request(**overrides)))
+
+    def routing(self) -> tuple[str, dict[str, float]]:
+        alias = self.lam.get_alias(FunctionName=self.function, Name=self.alias)
+        weights = (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
+        return str(alias["FunctionVersion"]), {str(k): float(v) for k, v in weights.items()}
+
+    def revision(self) -> str:
+        return str(self.lam.get_alias(FunctionName=self.function, Name=self.alias)["RevisionId"])
+
+    def history(self, execution_arn: str) -> list[dict[str, Any]]:
+        sfn = self.cloud.client("stepfunctions")
+        return list(sfn.get_execution_history(executionArn=execution_arn)["events"])
+
+    def states_entered(self, execution_arn: str) -> list[str]:
+        return [
+            e["stateEnteredEventDetails"]["name"]
+            for e in self.history(execution_arn)
+            if "stateEnteredEventDetails" in e
+        ]
+
+    def wait_until_split(self, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.routing()[1]:
+                return
+            time.sleep(0.02)
+        raise AssertionError("the alias was never split")
+
+
+def new_function(cloud: LocalCloud) -> str:
+    name = f"fn-{uuid.uuid4().hex[:10]}"
+    create_sample_function(cloud.client("lambda"), name=name, alias="live")
+    return name

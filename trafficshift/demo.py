@@ -1,0 +1,176 @@
+"""`trafficshift local demo`: two real rollouts on the local emulator, shown live.
+
+1. a healthy canary (v1 -> v2) that promotes;
+2. a bad version (v2 -> v3, 40% of its requests fail) whose errors trip an alarm mid-rollout,
+   so the deployment reverts to v2.
+
+moto never evaluates CloudWatch alarms, so the demo plays CloudWatch's part: it reads the
+errors its simulated traffic observed and sets the alarm's state with SetAlarmState. The
+demo says so when it does.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from rich.console import Console
+
+from trafficshift.progress import follow
+
+FUNCTION = "orders-api"
+ALIAS = "live"
+ALARM = "orders-api-live-errors"
+STRATEGY = {
+    "type": "steps",
+    "steps": [{"percent": 10, "bakeSeconds": 6}, {"percent": 50, "bakeSeconds": 6}],
+}
+ALARM_WINDOW_SECONDS = 4
+ALARM_ERROR_RATE = 0.05  # alias-wide: 5% of requests failing in the window
+ROLLOUT_TIMEOUT_SECONDS = 60
+
+
+class AlarmFromObservedErrors:
+    """Stands in for CloudWatch's alarm evaluation, which moto does not do.
+
+    Every second it computes the alias-wide error rate that the traffic generator observed
+    over the last few seconds and, above the threshold, sets the alarm to ALARM.
+    """
+
+    def __init__(
+        self,
+        cloudwatch: Any,
+        error_rate: Callable[[float], tuple[int, int]],
+        say: Callable[[str], None],
+    ) -> None:
+        self._cw = cloudwatch
+        self._error_rate = error_rate
+        self._say = say
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="alarm-evaluator", daemon=True)
+        self.fired = False
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def reset(self) -> None:
+        self.fired = False
+        self._cw.set_alarm_state(AlarmName=ALARM, StateValue="OK", StateReason="demo reset")
+
+    def _run(self) -> None:
+        while not self._stop.wait(1.0):
+            errors, total = self._error_rate(ALARM_WINDOW_SECONDS)
+            if self.fired or total < 20 or errors / total < ALARM_ERROR_RATE:
+                continue
+            reason = (
+                f"{errors} of {total} requests on {FUNCTION}:{ALIAS} failed in the last "
+                f"{ALARM_WINDOW_SECONDS} s"
+            )
+            self._cw.set_alarm_state(AlarmName=ALARM, StateValue="ALARM", StateReason=reason)
+            self.fired = True
+            self._say(
+                f"[magenta]emulator: moto does not evaluate alarms; the demo set {ALARM} "
+                f"to ALARM from the errors it observed ({reason})[/magenta]"
+            )
+
+
+def run_demo(console: Console, *, seed: int = 7) -> int:
+    from trafficshift.emulator.cloud import LocalCloud
+    from trafficshift.emulator.sample import create_sample_function, publish_version_with
+    from trafficshift.emulator.traffic import TrafficGenerator
+
+    say = console.print
+    say("[bold]trafficshift local demo[/bold]: the synthesized control plane on moto")
+    started = time.monotonic()
+    with LocalCloud() as cloud:
+        say(f"control plane deployed in {time.monotonic() - started:.1f} s: {cloud.state_machine_arn}")
+        lam, cw, sfn = cloud.client("lambda"), cloud.client("cloudwatch"), cloud.client("stepfunctions")
+        create_sample_function(lam, name=FUNCTION, alias=ALIAS)
+        cw.put_metric_alarm(
+            AlarmName=ALARM,
+            Namespace="AWS/Lambda",
+            MetricName="Errors",
+            Dimensions=[
+                {"Name": "FunctionName", "Value": FUNCTION},
+                {"Name": "Resource", "Value": f"{FUNCTION}:{ALIAS}"},
+            ],
+            Statistic="Sum",
+            Period=60,
+            EvaluationPeriods=1,
+            Threshold=5,
+            ComparisonOperator="GreaterThanOrEqualToThreshold",
+            TreatMissingData="notBreaching",
+        )
+        say(f"sample function {FUNCTION}: versions 1 and 2, alias {ALIAS} -> 1; alarm {ALARM}")
+        traffic = TrafficGenerator(lam, cw, FUNCTION, ALIAS, rate_per_second=40, seed=seed)
+        evaluator = AlarmFromObservedErrors(cw, lambda w: _alias_errors(traffic, w), say)
+        traffic.start()
+        evaluator.start()
+        try:
+            healthy = _rollout(console, sfn, cloud.state_machine_arn, "healthy-canary", "2")
+            bad_version = publish_version_with(lam, FUNCTION, error_rate=0.4)
+            say(f"\npublished version {bad_version}: 40% of its requests fail")
+            bad = _rollout(console, sfn, cloud.state_machine_arn, "bad-canary", bad_version)
+        finally:
+            evaluator.stop()
+            traffic.stop()
+        _summary(console, lam, traffic)
+    ok = healthy == "SUCCEEDED" and bad == "FAILED"
+    say(
+        "[bold green]demo finished: one promotion, one revert[/bold green]"
+        if ok
+        else f"[bold red]demo did not go as planned: {healthy}, {bad}[/bold red]"
+    )
+    return 0 if ok else 1
+
+
+def _rollout(console: Console, sfn: Any, state_machine_arn: str, name: str, version: str) -> str:
+    request = {
+        "functionName": FUNCTION,
+        "alias": ALIAS,
+        "targetVersion": version,
+        "strategy": STRATEGY,
+        "alarms": [ALARM],
+        "pollIntervalSeconds": 1,
+    }
+    console.print(f"\n[bold]rollout {name}[/bold]: {json.dumps(request)}")
+    started = time.monotonic()
+    execution = sfn.start_execution(
+        stateMachineArn=state_machine_arn, name=f"{name}-{int(time.time())}", input=json.dumps(request)
+    )["executionArn"]
+    status = "UNKNOWN"
+    for item in follow(sfn, execution, poll_seconds=0.2, timeout_seconds=ROLLOUT_TIMEOUT_SECONDS):
+        elapsed = time.monotonic() - started
+        if item.kind == "checked" and item.decision == "continue":
+            continue  # one line per step, not per poll
+        colour = {"shifted": "cyan", "promoted": "green", "reverting": "yellow"}.get(item.kind, "")
+        if item.kind == "finished":
+            status = item.decision or status
+            colour = "green" if status == "SUCCEEDED" else "red"
+        text = f"[{colour}]{item.text}[/{colour}]" if colour else item.text
+        console.print(f"  {elapsed:5.1f}s  {text}")
+    return status
+
+
+def _alias_errors(traffic: Any, window_seconds: float) -> tuple[int, int]:
+    return traffic.recent_totals(window_seconds)
+
+
+def _summary(console: Console, lam: Any, traffic: Any) -> None:
+    alias = lam.get_alias(FunctionName=FUNCTION, Name=ALIAS)
+    routing = (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
+    console.print(
+        f"\nalias {ALIAS} now serves version {alias['FunctionVersion']}"
+        + (f" with routing {routing}" if routing else " only")
+    )
+    for version, counts in sorted(traffic.stats().items()):
+        console.print(
+            f"  version {version}: {counts['invocations']} requests, {counts['errors']} errors"
+        )

@@ -1,0 +1,826 @@
+"""Every patch of moto, in one place: where moto differs from AWS, the emulator follows AWS.
+
+Each patch is a small named function whose docstring says what AWS does (with the source,
+from `aws-and-emulator-facts.md`) and what moto 5.2 does instead; it returns the
+attributes it replaces. :func:`install` applies them all (idempotent), :func:`uninstall`
+restores moto's originals. Each patch is pinned by a test in `tests/emulator/` named after
+the AWS behaviour.
+
+Error texts follow AWS's where they are known (LocalStack's snapshot-tested provider was
+the reference); callers must branch on the error code, never on the text.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import json
+import logging
+import random
+import re
+import threading
+import traceback
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
+
+from moto.awslambda.exceptions import (
+    InvalidParameterValueException,
+    LambdaClientError,
+    PreconditionFailedException,
+    UnknownFunctionException,
+    ValidationException,
+)
+from moto.awslambda.models import LambdaAlias, LambdaBackend, LambdaFunction, LambdaStorage
+from moto.awslambda.responses import LambdaResponse
+from moto.awslambda.utils import get_backend as lambda_backend
+from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.events.models import Rule
+from moto.stepfunctions.models import StateMachineInstance
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+from moto.stepfunctions.responses import get_backend as stepfunctions_backend
+
+from trafficshift.emulator import lambda_runtime
+
+__all__ = [
+    "PATCHES",
+    "ResourceConflictException",
+    "delete_version_in_use",
+    "event_rules_deliver_to_lambda_and_step_functions",
+    "function_revision_id",
+    "in_process_invoke",
+    "install",
+    "installed",
+    "invoke_reads_Qualifier",
+    "publish_version_guards",
+    "seed_routing",
+    "start_execution_generates_name",
+    "start_execution_while_others_exist",
+    "uninstall",
+    "update_alias_validates_like_aws",
+]
+
+logger = logging.getLogger(__name__)
+
+_STALE_REVISION = (
+    "The Revision Id provided does not match the latest Revision Id. "
+    "Call the GetFunction/GetAlias API to retrieve the latest Revision Id"
+)
+
+# Alias and version changes check-then-act (RevisionId, "is this version in use"): one lock
+# makes each check and its update atomic, as AWS's optimistic locking is.
+_control_plane_lock = threading.RLock()
+
+_routing_rng = random.Random()
+
+
+class ResourceConflictException(LambdaClientError):
+    """Lambda's 409 ResourceConflictException (moto only has it for "function exists")."""
+
+    code = 409
+
+    def __init__(self, message: str) -> None:
+        super().__init__("ResourceConflictException", message)
+
+
+class InvalidRequestContentException(LambdaClientError):
+    def __init__(self, message: str) -> None:
+        super().__init__("InvalidRequestContentException", message)
+
+
+def seed_routing(seed: int | None) -> None:
+    """Make alias weighted routing reproducible (None: seed from the OS)."""
+    _routing_rng.seed(seed)
+
+
+@dataclass(frozen=True)
+class _Replacement:
+    owner: type
+    attribute: str
+    build: Callable[[Any], Any]  # moto's original -> the replacement
+
+
+# --------------------------------------------------------------------------------------
+# Helpers shared by the patches
+# --------------------------------------------------------------------------------------
+
+
+def _name_and_qualifier(name_or_arn: str, qualifier: str | None) -> tuple[str, str | None]:
+    """`f`, `f:q`, `arn:...:function:f[:q]`, `123456789012:function:f[:q]` -> (f, q).
+
+    As moto does, a qualifier inside the name wins over the `Qualifier` argument.
+    """
+    tail = name_or_arn.split(":function:", 1)[1] if ":function:" in name_or_arn else name_or_arn
+    name, sep, embedded = tail.partition(":")
+    return name, (embedded if sep else None) or qualifier
+
+
+def _aliases_of(backend: LambdaBackend, function_name: str) -> dict[str, LambdaAlias]:
+    try:
+        return backend._lambdas._get_function_aliases(function_name)
+    except UnknownFunctionException:
+        return {}
+
+
+def _weights(routing_config: Any) -> dict[str, Any]:
+    if not isinstance(routing_config, Mapping):
+        return {}
+    weights = routing_config.get("AdditionalVersionWeights") or {}
+    return dict(weights) if isinstance(weights, Mapping) else {}
+
+
+def _json_body(response: LambdaResponse) -> dict[str, Any]:
+    body = response.body
+    if not body:
+        return {}
+    parsed = json.loads(body)
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def _validate_routing(
+    backend: LambdaBackend, function_name: str, primary: str, routing_config: Any
+) -> None:
+    """AWS's checks on an alias's RoutingConfig, in AWS's order."""
+    weights = _weights(routing_config)
+    if not weights:
+        return
+    if len(weights) > 1:
+        raise InvalidParameterValueException(
+            "Number of items in AdditionalVersionWeights cannot be greater than 1"
+        )
+    primary_fn = backend.get_function(function_name, primary)
+    for version, weight in weights.items():
+        if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 <= weight <= 1:
+            raise ValidationException(
+                f"{{{version}={weight}}}",
+                "routingConfig.additionalVersionWeights",
+                "Map value must satisfy constraint: [Member must have value less than or "
+                "equal to 1.0, Member must have value greater than or equal to 0.0, "
+                "Member must not be null]",
+            )
+        if version == primary:
+            raise InvalidParameterValueException(
+                f"Invalid function version {primary}. Function version {primary} is already "
+                "included in routing configuration."
+            )
+        if primary == "$LATEST":
+            raise InvalidParameterValueException(
+                "$LATEST is not supported for an alias pointing to more than 1 version"
+            )
+        if not re.fullmatch(r"[0-9]+", str(version)):
+            raise ValidationException(
+                f"{{{version}={weight}}}",
+                "routingConfig.additionalVersionWeights",
+                "Map keys must satisfy constraint: [Member must have length less than or "
+                "equal to 1024, Member must have length greater than or equal to 1, Member "
+                "must satisfy regular expression pattern: [0-9]+, Member must not be null]",
+            )
+        additional_fn = backend.get_function(function_name, str(version))  # 404 if missing
+        if additional_fn.role != primary_fn.role:
+            raise InvalidParameterValueException(
+                "Specified versions must be associated with the same execution role"
+            )
+
+
+def _pick_version(alias: LambdaAlias) -> str:
+    weights = _weights(alias.routing_config)
+    draw = _routing_rng.random()
+    cumulative = 0.0
+    for version, weight in weights.items():
+        cumulative += float(weight)
+        if draw < cumulative:
+            return str(version)
+    return str(alias.function_version)
+
+
+def _header(headers: Any, name: str) -> str | None:
+    """A request header, whatever its case (botocore's and werkzeug's headers differ)."""
+    for key, value in (headers or {}).items():
+        if str(key).lower() == name.lower():
+            return str(value)
+    return None
+
+
+def _error_payload(error_type: str, message: str, request_id: str, exc: BaseException) -> bytes:
+    # Only the function's own frames, as the Lambda runtime reports them.
+    frames = [
+        frame
+        for frame in traceback.extract_tb(exc.__traceback__)
+        if frame.filename not in (__file__, lambda_runtime.__file__)
+    ]
+    stack = traceback.format_list(frames)
+    return json.dumps(
+        {
+            "errorMessage": message,
+            "errorType": error_type,
+            "requestId": request_id,
+            "stackTrace": [line.rstrip("\n") for line in stack],
+        }
+    ).encode()
+
+
+def _resolve_handler(fn: LambdaFunction) -> lambda_runtime.Handler:
+    if lambda_runtime.is_package_function(fn.function_name):
+        return lambda_runtime.load_package_handler(fn.handler or "")
+    return lambda_runtime.load_zip_handler(fn.code_bytes, fn.handler or "", fn.code_sha_256)
+
+
+def _runtime_environment(
+    backend: LambdaBackend, fn: LambdaFunction, context: lambda_runtime.LambdaContext
+) -> dict[str, str]:
+    # The X-Ray daemon is not there; a function's own settings may still turn tracing on.
+    defaults = {"POWERTOOLS_TRACE_DISABLED": "true"}
+    reserved = {
+        "AWS_REGION": backend.region_name,
+        "AWS_DEFAULT_REGION": backend.region_name,
+        "AWS_LAMBDA_FUNCTION_NAME": fn.function_name,
+        "AWS_LAMBDA_FUNCTION_VERSION": str(fn.version),
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
+        "AWS_LAMBDA_LOG_GROUP_NAME": context.log_group_name,
+        "AWS_LAMBDA_LOG_STREAM_NAME": context.log_stream_name,
+    }
+    variables = {k: str(v) for k, v in (fn.environment_vars or {}).items()}
+    return {**defaults, **variables, **reserved}
+
+
+def _decode_event(body: Any) -> Any:
+    if body is None or body in (b"", ""):
+        return {}
+    text = body.decode("utf-8") if isinstance(body, bytes | bytearray) else str(body)
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise InvalidRequestContentException(
+            f"Could not parse request body into json: {exc}"
+        ) from exc
+
+
+def _run_in_process(
+    backend: LambdaBackend,
+    function_name: str,
+    qualifier: str | None,
+    body: Any,
+    headers: Any,
+    response_headers: dict[str, Any],
+) -> bytes:
+    name, effective_qualifier = _name_and_qualifier(function_name, qualifier)
+    # moto's own resolution first: same ResourceNotFoundException for unknown names.
+    executed = backend.get_function(function_name, qualifier)
+    alias = _aliases_of(backend, name).get(effective_qualifier or "")
+    if alias is not None:
+        executed = backend.get_function(name, _pick_version(alias))
+    executed_version = str(executed.version)
+    response_headers["x-amz-executed-version"] = executed_version
+
+    invocation_type = _header(headers, "X-Amz-Invocation-Type") or "RequestResponse"
+    if invocation_type == "DryRun":
+        return b""
+    event = _decode_event(body)
+
+    invoked_arn = f"arn:{executed.partition}:lambda:{backend.region_name}:{backend.account_id}"
+    invoked_arn += f":function:{name}" + (f":{effective_qualifier}" if effective_qualifier else "")
+    context = lambda_runtime.LambdaContext(
+        function_name=executed.function_name,
+        function_version=executed_version,
+        invoked_function_arn=invoked_arn,
+        memory_limit_in_mb=int(executed.memory_size),
+        timeout_seconds=float(executed.timeout),
+    )
+    environment = _runtime_environment(backend, executed, context)
+
+    payload, failed = _call_handler(executed, event, context, environment)
+    if invocation_type == "Event":
+        # Asynchronous invokes run synchronously here; AWS queues them and retries errors.
+        if failed:
+            logger.warning("Event invoke of %s:%s failed: %s", name, executed_version, payload)
+        response_headers["Content-Length"] = "0"
+        return b""
+    if failed:
+        response_headers["x-amz-function-error"] = "Unhandled"
+    response_headers["Content-Length"] = str(len(payload))
+    return payload
+
+
+def _call_handler(
+    fn: LambdaFunction,
+    event: Any,
+    context: lambda_runtime.LambdaContext,
+    environment: Mapping[str, str],
+) -> tuple[bytes, bool]:
+    """Run the handler; return (payload, failed) as the Lambda Python runtime would."""
+    request_id = context.aws_request_id
+    module_name = (fn.handler or "").rpartition(".")[0]
+    with lambda_runtime.lambda_environment(environment):
+        # Resolved under the function's environment, as in the runtime's init phase, whose
+        # error types these are.
+        try:
+            handler = _resolve_handler(fn)
+        except ImportError as exc:
+            message = f"Unable to import module '{module_name}': {exc}"
+            return _error_payload("Runtime.ImportModuleError", message, request_id, exc), True
+        except SyntaxError as exc:
+            message = f"Syntax error in module '{module_name}': {exc}"
+            return _error_payload("Runtime.UserCodeSyntaxError", message, request_id, exc), True
+        except (lambda_runtime.HandlerNotFound, lambda_runtime.MalformedHandlerName) as exc:
+            error_type = f"Runtime.{type(exc).__name__}"
+            return _error_payload(error_type, str(exc), request_id, exc), True
+        except Exception as exc:  # an exception raised by the module's top-level code
+            return _error_payload(type(exc).__name__, str(exc), request_id, exc), True
+        try:
+            result = handler(event, context)
+        except Exception as exc:
+            return _error_payload(type(exc).__name__, str(exc), request_id, exc), True
+    try:
+        return json.dumps(result).encode(), False
+    except (TypeError, ValueError) as exc:
+        message = f"Unable to marshal response: {exc}"
+        return _error_payload("Runtime.MarshalError", message, request_id, exc), True
+
+
+# --------------------------------------------------------------------------------------
+# The patches
+# --------------------------------------------------------------------------------------
+
+
+def in_process_invoke() -> list[_Replacement]:
+    """Invoke runs the version's real code in-process, honouring alias weights.
+
+    AWS: an alias routes to `FunctionVersion` plus at most one version in
+    `RoutingConfig.AdditionalVersionWeights`, chosen at random per invocation; a
+    synchronous response carries `x-amz-executed-version`; a handler exception comes back
+    as `FunctionError: Unhandled` with `errorType` (the exception's class name) and
+    `errorMessage`. (Lambda developer guide: configuring-alias-routing, monitoring-metrics.)
+
+    moto (`lambda: {use_docker: False}`): `LambdaSimpleBackend.invoke` echoes the payload,
+    runs no code, ignores routing and sets no executed version.
+
+    Here: the version is picked with the routing weights (seedable: :func:`seed_routing`),
+    and its code runs as `lambda_runtime` describes, with the version's environment plus
+    AWS_REGION, AWS_DEFAULT_REGION, AWS_LAMBDA_FUNCTION_NAME and
+    AWS_LAMBDA_FUNCTION_VERSION applied to os.environ for the call, serialized by a
+    process-wide lock. `Event` invokes run synchronously (AWS queues them); `DryRun` runs
+    nothing. The function's Timeout is not enforced.
+    """
+
+    def build(_original: Any) -> Any:
+        def invoke(
+            self: LambdaSimpleBackend,
+            function_name: str,
+            qualifier: str | None,
+            body: Any,
+            headers: Any,
+            response_headers: Any,
+        ) -> bytes:
+            return _run_in_process(self, function_name, qualifier, body, headers, response_headers)
+
+        return invoke
+
+    return [_Replacement(LambdaSimpleBackend, "invoke", build)]
+
+
+def invoke_reads_Qualifier() -> list[_Replacement]:
+    """`Invoke(FunctionName="f", Qualifier="live")` invokes the alias.
+
+    AWS: `Qualifier` is a query parameter of Invoke (API_Invoke).
+
+    moto: the response handler reads `qualifier` (lower case) with `_get_param`, which
+    misses boto3's `Qualifier` and then looks the name up in the JSON *payload*: the
+    qualifier is dropped (the unqualified function runs), an event with a top-level
+    `qualifier` key is taken as the qualifier, and an event that is a JSON list or
+    string crashes moto with a TypeError.
+
+    Here: the qualifier is read from the query string only.
+    """
+
+    def build(original: Any) -> Any:
+        def invoke(self: LambdaResponse) -> Any:
+            self.querystring["qualifier"] = [self.querystring.get("Qualifier", [None])[0]]
+            return original(self)
+
+        return invoke
+
+    return [_Replacement(LambdaResponse, "invoke", build)]
+
+
+def update_alias_validates_like_aws() -> list[_Replacement]:
+    """CreateAlias/UpdateAlias refuse what AWS refuses; RevisionId is an optimistic lock.
+
+    AWS: an alias routes to at most two versions: `FunctionVersion` plus one entry in
+    `AdditionalVersionWeights`, weight 0.0 to 1.0, neither `$LATEST`, both with the same
+    execution role (Lambda guide: configuration-aliases; API_AliasRoutingConfiguration).
+    UpdateAlias accepts `RevisionId` and refuses a stale one with
+    PreconditionFailedException (412); every successful update gets a new RevisionId.
+    Errors, as AWS returns them: more than one additional version, the primary version
+    in the routing, `$LATEST` as primary with routing, or different roles ->
+    InvalidParameterValueException; a weight outside [0, 1] or a non-numeric version key
+    -> ValidationException (they are modelled constraints: `Weight` has min 0.0 / max 1.0,
+    `AdditionalVersion` has pattern `[0-9]+`); a version that does not exist ->
+    ResourceNotFoundException.
+
+    moto: stores any RoutingConfig as given, ignores `RevisionId`, and keeps the alias's
+    RevisionId unchanged across updates.
+    """
+
+    def build_update(original: Any) -> Any:
+        def update_alias(self: LambdaResponse) -> Any:
+            function_name = unquote(self.path.rsplit("/")[-3])
+            alias_name = unquote(self.path.rsplit("/", 2)[-1])
+            params = _json_body(self)
+            with _control_plane_lock:
+                alias = self.backend.get_alias(alias_name, function_name)
+                revision_id = params.get("RevisionId")
+                if revision_id and revision_id != alias.revision_id:
+                    raise PreconditionFailedException(_STALE_REVISION)
+                primary = params.get("FunctionVersion") or alias.function_version
+                routing = params.get("RoutingConfig", alias.routing_config)
+                name, _ = _name_and_qualifier(function_name, None)
+                _validate_routing(self.backend, name, str(primary), routing)
+                return original(self)
+
+        return update_alias
+
+    def build_create(original: Any) -> Any:
+        def create_alias(self: LambdaResponse) -> Any:
+            function_name = unquote(self.path.rsplit("/", 2)[-2])
+            params = _json_body(self)
+            with _control_plane_lock:
+                name, _ = _name_and_qualifier(function_name, None)
+                primary = str(params.get("FunctionVersion"))
+                self.backend.get_function(name, primary)  # 404 for a missing primary version
+                _validate_routing(self.backend, name, primary, params.get("RoutingConfig"))
+                return original(self)
+
+        return create_alias
+
+    def build_alias_update(original: Any) -> Any:
+        def update(self: LambdaAlias, *args: Any, **kwargs: Any) -> None:
+            original(self, *args, **kwargs)
+            self.revision_id = str(uuid.uuid4())
+
+        return update
+
+    return [
+        _Replacement(LambdaResponse, "update_alias", build_update),
+        _Replacement(LambdaResponse, "create_alias", build_create),
+        _Replacement(LambdaAlias, "update", build_alias_update),
+    ]
+
+
+def function_revision_id() -> list[_Replacement]:
+    """Functions and versions carry a RevisionId that changes on every update.
+
+    AWS: GetFunction/GetFunctionConfiguration return `RevisionId`, which changes whenever
+    $LATEST's code or configuration changes; each published version has its own
+    (API_FunctionConfiguration). PublishVersion's `RevisionId` is compared with it.
+
+    moto: a function configuration has no RevisionId.
+    """
+
+    def build_init(original: Any) -> Any:
+        def __init__(self: LambdaFunction, *args: Any, **kwargs: Any) -> None:
+            original(self, *args, **kwargs)
+            _new_revision(self)
+
+        return __init__
+
+    def build_get_configuration(original: Any) -> Any:
+        def get_configuration(self: LambdaFunction, on_create: bool = False) -> dict[str, Any]:
+            config: dict[str, Any] = original(self, on_create)
+            config["RevisionId"] = _revision_of(self)
+            return config
+
+        return get_configuration
+
+    def build_bump(original: Any) -> Any:
+        def changed(self: LambdaFunction, *args: Any, **kwargs: Any) -> Any:
+            result = original(self, *args, **kwargs)
+            _new_revision(self)
+            return result
+
+        return changed
+
+    def build_publish(original: Any) -> Any:
+        def publish_version(self: LambdaStorage, *args: Any, **kwargs: Any) -> Any:
+            published = original(self, *args, **kwargs)
+            if published is not None and not getattr(published, "_ts_published", False):
+                published._ts_published = True
+                _new_revision(published)
+            return published
+
+        return publish_version
+
+    return [
+        _Replacement(LambdaFunction, "__init__", build_init),
+        _Replacement(LambdaFunction, "get_configuration", build_get_configuration),
+        _Replacement(LambdaFunction, "update_configuration", build_bump),
+        _Replacement(LambdaFunction, "update_function_code", build_bump),
+        _Replacement(LambdaStorage, "publish_version", build_publish),
+    ]
+
+
+def _new_revision(fn: LambdaFunction) -> str:
+    revision = str(uuid.uuid4())
+    setattr(fn, "_ts_revision_id", revision)  # noqa: B010 - an attribute moto does not declare
+    return revision
+
+
+def _revision_of(fn: LambdaFunction) -> str:
+    revision: str | None = getattr(fn, "_ts_revision_id", None)
+    return revision or _new_revision(fn)
+
+
+def publish_version_guards() -> list[_Replacement]:
+    """PublishVersion honours its `CodeSha256` and `RevisionId` guards.
+
+    AWS: PublishVersion accepts `CodeSha256` and `RevisionId` for optimistic locking
+    (facts: "Mid-update rules"). A CodeSha256 other than $LATEST's ->
+    InvalidParameterValueException "CodeSHA256 (...) is different from current CodeSHA256
+    in $LATEST (...)"; a stale RevisionId -> PreconditionFailedException (412).
+
+    moto: reads only `Description` and publishes whatever $LATEST holds.
+    """
+
+    def build(original: Any) -> Any:
+        def publish_version(self: LambdaResponse) -> Any:
+            function_name = unquote(self.path.split("/")[-2])
+            params = _json_body(self)
+            with _control_plane_lock:
+                latest = self.backend.get_function(function_name)
+                revision_id = params.get("RevisionId")
+                if revision_id and revision_id != _revision_of(latest):
+                    raise PreconditionFailedException(_STALE_REVISION)
+                code_sha256 = params.get("CodeSha256")
+                if code_sha256 and code_sha256 != latest.code_sha_256:
+                    raise InvalidParameterValueException(
+                        f"CodeSHA256 ({code_sha256}) is different from current CodeSHA256 in "
+                        f"$LATEST ({latest.code_sha_256}). Please try again with the CodeSHA256 "
+                        "in $LATEST."
+                    )
+                return original(self)
+
+        return publish_version
+
+    return [_Replacement(LambdaResponse, "publish_version", build)]
+
+
+def delete_version_in_use() -> list[_Replacement]:
+    """A version that an alias routes to cannot be deleted.
+
+    AWS: DeleteFunction with a version qualifier that an alias still uses (as
+    FunctionVersion or in AdditionalVersionWeights) -> ResourceConflictException (409)
+    "Unable to delete version because the following aliases reference it: [live]"
+    (facts: "Mid-update rules").
+
+    moto: deletes the version and leaves the alias pointing at nothing.
+    """
+
+    def build(original: Any) -> Any:
+        def delete_function(self: LambdaResponse) -> Any:
+            function_name = unquote(self.path.rsplit("/", 1)[-1])
+            name, qualifier = _name_and_qualifier(function_name, self._get_param("Qualifier"))
+            with _control_plane_lock:
+                if qualifier and qualifier != "$LATEST":
+                    users = sorted(
+                        alias.name
+                        for alias in _aliases_of(self.backend, name).values()
+                        if str(alias.function_version) == qualifier
+                        or qualifier in _weights(alias.routing_config)
+                    )
+                    if users:
+                        raise ResourceConflictException(
+                            "Unable to delete version because the following aliases "
+                            f"reference it: [{', '.join(users)}]"
+                        )
+                return original(self)
+
+        return delete_function
+
+    return [_Replacement(LambdaResponse, "delete_function", build)]
+
+
+def start_execution_generates_name() -> list[_Replacement]:
+    """StartExecution without a name gets a unique (UUID) name.
+
+    AWS: `name` is optional; "If you don't provide a name for the execution, Step
+    Functions automatically generates a universally unique identifier (UUID) as the
+    execution name" (API_StartExecution). The execution ARN ends with that name.
+
+    moto (execute_state_machine on): names the execution `None`, so the ARN ends in
+    `:None` and a second unnamed StartExecution is refused as ExecutionAlreadyExists.
+    """
+
+    def build(original: Any) -> Any:
+        def start_execution(
+            self: StepFunctionsParserBackend,
+            state_machine_arn: str,
+            name: str | None = None,
+            *args: Any,
+            **kwargs: Any,
+        ) -> Any:
+            return original(self, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs)
+
+        return start_execution
+
+    return [_Replacement(StepFunctionsParserBackend, "start_execution", build)]
+
+
+def start_execution_while_others_exist() -> list[_Replacement]:
+    """A state machine starts a new execution while others exist or have run.
+
+    AWS: a Standard workflow runs any number of executions at once; StartExecution is
+    limited only by its rate quota (facts: "StartExecution quotas").
+
+    moto (execute_state_machine on): StartExecution deep-copies the state machine, with
+    every execution it ever ran (whose workers hold thread locks) and its whole backend,
+    so once one execution exists in the region the next StartExecution fails with
+    "TypeError: cannot pickle '_thread.RLock' object" (HTTP 500).
+
+    Here: the copy an execution gets holds the definition and settings only; the
+    executions list is not copied and the backend is shared, not cloned.
+    """
+
+    def build(_original: Any) -> Any:
+        def __deepcopy__(self: StateMachineInstance, memo: dict[int, Any]) -> Any:
+            clone = type(self).__new__(type(self))
+            memo[id(self)] = clone
+            for attribute, value in self.__dict__.items():
+                if attribute == "executions":
+                    clone.__dict__[attribute] = []
+                elif attribute == "backend":
+                    clone.__dict__[attribute] = value
+                else:
+                    clone.__dict__[attribute] = copy.deepcopy(value, memo)
+            return clone
+
+        return __deepcopy__
+
+    return [_Replacement(StateMachineInstance, "__deepcopy__", build)]
+
+
+def _target_input(rule: Rule, target: Mapping[str, Any], event: dict[str, Any]) -> Any:
+    """What EventBridge sends to a target: Input, InputPath, InputTransformer or the event."""
+    event = dict(event)
+    if isinstance(event.get("time"), int | float):  # moto keeps S3 event times as epochs
+        moment = datetime.datetime.fromtimestamp(float(event["time"]), tz=datetime.UTC)
+        event["time"] = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if "Input" in target:
+        return json.loads(target["Input"])
+    if "InputPath" in target:
+        return _json_path(target["InputPath"], event)
+    if "InputTransformer" in target:
+        return _transform(rule, target["InputTransformer"], event)
+    return event
+
+
+def _json_path(path: str, document: Any) -> Any:
+    from jsonpath_ng.ext import parse  # type: ignore[attr-defined] # moto's dependency
+
+    matches = parse(path).find(document)
+    return matches[0].value if matches else None
+
+
+def _transform(rule: Rule, transformer: Mapping[str, Any], event: dict[str, Any]) -> Any:
+    """EventBridge's input transformer (EventBridge user guide: eb-transform-target-input).
+
+    In a JSON template a placeholder outside quotes becomes the value as JSON (a string is
+    quoted), inside a string literal the bare text; a template that is not JSON is text.
+    moto's own transformer inserts strings unquoted, which yields invalid JSON.
+    """
+    values = {
+        name: _json_path(path, event)
+        for name, path in (transformer.get("InputPathsMap") or {}).items()
+    }
+    values.update(
+        {
+            "aws.events.event.json": event,
+            "aws.events.event.ingestion-time": event.get("time"),
+            "aws.events.rule-name": rule.name,
+            "aws.events.rule-arn": rule.arn,
+        }
+    )
+    template = str(transformer.get("InputTemplate", "<aws.events.event.json>"))
+    stripped = template.strip()
+    is_json = stripped[:1] in ("{", "[") or re.fullmatch(r"<[^<>]+>", stripped) is not None
+
+    def replace(match: re.Match[str]) -> str:
+        value = values.get(match.group(1))
+        before = template[: match.start()]
+        inside_string = (before.count('"') - before.count('\\"')) % 2 == 1
+        if not is_json or inside_string:
+            text = value if isinstance(value, str) else json.dumps(value)
+            return json.dumps(text)[1:-1] if inside_string else text
+        return json.dumps(value)
+
+    rendered = re.sub(r"<([A-Za-z0-9_.\-]+)>", replace, template)
+    if not is_json:
+        return rendered
+    try:
+        return json.loads(rendered)
+    except ValueError:
+        return rendered
+
+
+def _deliver(rule: Rule, target: Mapping[str, Any], event: dict[str, Any]) -> None:
+    arn = str(target["Arn"])
+    payload = json.dumps(_target_input(rule, target, event))
+    if arn.split(":")[2] == "lambda":
+        headers = {"X-Amz-Invocation-Type": "Event"}
+        lambda_backend(rule.account_id, rule.region_name).invoke(arn, None, payload, headers, {})
+    else:
+        backend = stepfunctions_backend(rule.account_id, rule.region_name)
+        backend.start_execution(arn, str(uuid.uuid4()), payload)  # EventBridge: a UUID name
+
+
+def event_rules_deliver_to_lambda_and_step_functions() -> list[_Replacement]:
+    """EventBridge rules deliver to Lambda functions and Step Functions state machines.
+
+    AWS: a rule's target may be a Lambda function (invoked asynchronously) or a state
+    machine (StartExecution, name generated); the target gets `Input`, `InputPath`, the
+    `InputTransformer`'s output, or the event - also for S3's native EventBridge events
+    (EventBridge user guide: eb-targets, eb-transform-target-input). Delivery is
+    asynchronous: a failing target never fails PutEvents or the S3 call.
+
+    moto: only log groups, SQS, archives, event buses and API destinations are delivered;
+    a Lambda or Step Functions target raises NotImplementedError (facts: "The EventBridge
+    target for Step Functions is not implemented"), and events that S3 sends skip the
+    InputTransformer.
+
+    Here: Lambda and Step Functions targets are delivered in-process, synchronously (errors
+    are logged, not raised); the other targets are left to moto.
+    """
+
+    def build(original: Any) -> Any:
+        def send_to_targets(
+            self: Rule, original_event: dict[str, Any], transform_input: bool = True
+        ) -> None:
+            ours = [t for t in self.targets if str(t.get("Arn", "")).split(":")[2:3] in _OURS]
+            if ours and self.event_pattern.matches_event(original_event):  # type: ignore[arg-type]
+                for target in ours:
+                    try:
+                        _deliver(self, target, original_event)
+                    except Exception:
+                        logger.warning(
+                            "Rule %s: delivery to %s failed",
+                            self.name,
+                            target["Arn"],
+                            exc_info=True,
+                        )
+            if len(ours) < len(self.targets):
+                rest = copy.copy(self)
+                rest.targets = [t for t in self.targets if t not in ours]
+                original(rest, original_event, transform_input)
+
+        return send_to_targets
+
+    return [_Replacement(Rule, "send_to_targets", build)]
+
+
+_OURS = (["lambda"], ["states"])
+
+
+PATCHES: tuple[Callable[[], list[_Replacement]], ...] = (
+    in_process_invoke,
+    invoke_reads_Qualifier,
+    update_alias_validates_like_aws,
+    function_revision_id,
+    publish_version_guards,
+    delete_version_in_use,
+    start_execution_generates_name,
+    start_execution_while_others_exist,
+    event_rules_deliver_to_lambda_and_step_functions,
+)
+
+_install_lock = threading.Lock()
+_originals: list[tuple[type, str, Any]] = []  # (owner, attribute, raw original or _ABSENT)
+_ABSENT = object()
+
+
+def installed() -> bool:
+    return bool(_originals)
+
+
+def install() -> None:
+    """Apply every patch in :data:`PATCHES`. Calling it again does nothing."""
+    with _install_lock:
+        if _originals:
+            return
+        for patch in PATCHES:
+            for replacement in patch():
+                owner, attribute = replacement.owner, replacement.attribute
+                raw = owner.__dict__.get(attribute, _ABSENT)
+                _originals.append((owner, attribute, raw))
+                current = getattr(owner, attribute, None)
+                setattr(owner, attribute, replacement.build(current))
+
+
+def uninstall() -> None:
+    """Restore moto's originals (in reverse order). Calling it again does nothing."""
+    with _install_lock:
+        while _originals:
+            owner, attribute, raw = _originals.pop()
+            if raw is _ABSENT:
+                delattr(owner, attribute)
+            else:
+                setattr(owner, attribute, raw)

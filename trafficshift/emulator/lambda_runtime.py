@@ -1,0 +1,199 @@
+"""How a Lambda function version's code runs in-process in the emulator.
+
+Two kinds of code:
+
+* **Package code**: the control plane's own functions. Their asset is this repository's
+  `functions/` directory, which the tests and the emulator import as-is, so the version's
+  `Handler` string (`rollout.handlers.prepare.handler`) is resolved with importlib.
+  Register them with :func:`register_package_function`.
+* **Zip code**: every other function (the demo's sample function, test functions). The
+  handler module is loaded from the version's own code zip as moto stores it, into a fresh
+  module object cached by CodeSha256, so uploading new code changes behaviour as on AWS,
+  and a published version keeps running the code it was published with.
+
+What is not emulated: the function's Timeout is reported by the context but not enforced,
+and a zip handler module can only import modules that are importable in this process
+(not sibling modules inside the zip).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import importlib
+import io
+import linecache
+import os
+import threading
+import time
+import types
+import uuid
+import zipfile
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+Handler = Callable[[Any, Any], Any]
+
+__all__ = [
+    "Handler",
+    "HandlerNotFound",
+    "LambdaContext",
+    "MalformedHandlerName",
+    "clear_package_functions",
+    "invocation_lock",
+    "is_package_function",
+    "lambda_environment",
+    "load_package_handler",
+    "load_zip_handler",
+    "register_package_function",
+    "unregister_package_function",
+]
+
+# os.environ is process-global: every in-process invocation applies the function's
+# environment for its duration, so invocations are serialized. Re-entrant, because a
+# handler may synchronously invoke another function (a pre-traffic hook, say) on the
+# same thread.
+invocation_lock = threading.RLock()
+
+_registry_lock = threading.Lock()
+_package_functions: set[str] = set()
+
+_zip_cache_lock = threading.Lock()
+_zip_handlers: dict[tuple[str, str], Handler] = {}
+
+
+@dataclass
+class LambdaContext:
+    """The subset of the Lambda Python runtime's context object that handlers use.
+
+    Powertools' ``Logger.inject_lambda_context`` reads ``function_name``,
+    ``memory_limit_in_mb``, ``invoked_function_arn`` and ``aws_request_id``.
+    """
+
+    function_name: str
+    function_version: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int
+    timeout_seconds: float = 3.0
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_group_name: str = ""
+    log_stream_name: str = ""
+    _deadline: float = field(default=0.0, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.log_group_name:
+            self.log_group_name = f"/aws/lambda/{self.function_name}"
+        if not self.log_stream_name:
+            day = time.strftime("%Y/%m/%d", time.gmtime())
+            self.log_stream_name = f"{day}/[{self.function_version}]{uuid.uuid4().hex}"
+        self._deadline = time.monotonic() + self.timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def register_package_function(function_name: str) -> None:
+    """Run `function_name`'s versions from the importable package named by its Handler."""
+    with _registry_lock:
+        _package_functions.add(function_name)
+
+
+def unregister_package_function(function_name: str) -> None:
+    with _registry_lock:
+        _package_functions.discard(function_name)
+
+
+def is_package_function(function_name: str) -> bool:
+    with _registry_lock:
+        return function_name in _package_functions
+
+
+def clear_package_functions() -> None:
+    with _registry_lock:
+        _package_functions.clear()
+
+
+class MalformedHandlerName(Exception):
+    """The Handler setting is not `<module path>.<function>`."""
+
+
+class HandlerNotFound(Exception):
+    """The handler module has no such callable."""
+
+
+def _split_handler(handler: str) -> tuple[str, str]:
+    module_name, sep, attribute = handler.rpartition(".")
+    if not sep or not module_name or not attribute:
+        raise MalformedHandlerName(
+            f"Bad handler '{handler}': expected '<module path>.<function>', e.g. 'app.handler'"
+        )
+    return module_name, attribute
+
+
+def load_package_handler(handler: str) -> Handler:
+    """Import `rollout.handlers.prepare.handler` -> the callable, as the runtime would."""
+    module_name, attribute = _split_handler(handler)
+    module = importlib.import_module(module_name)
+    function = getattr(module, attribute, None)
+    if not callable(function):
+        raise HandlerNotFound(f"Handler '{attribute}' missing on module '{module_name}'")
+    return function  # type: ignore[no-any-return]
+
+
+def load_zip_handler(code_zip: bytes, handler: str, code_sha256: str | None = None) -> Handler:
+    """Load the handler out of a function version's code zip, cached by CodeSha256.
+
+    `app.handler` -> `app.py` at the zip's root; `pkg.mod.handler` -> `pkg/mod.py`
+    (or `pkg/mod/__init__.py`). The module is executed in a fresh module object that is
+    not put in `sys.modules`, so two versions with different code never share state.
+    """
+    sha = code_sha256 or base64.b64encode(hashlib.sha256(code_zip).digest()).decode()
+    key = (sha, handler)
+    with _zip_cache_lock:
+        cached = _zip_handlers.get(key)
+    if cached is not None:
+        return cached
+
+    module_name, attribute = _split_handler(handler)
+    module_path = module_name.replace(".", "/")
+    with zipfile.ZipFile(io.BytesIO(code_zip)) as archive:
+        names = set(archive.namelist())
+        for candidate in (f"{module_path}.py", f"{module_path}/__init__.py"):
+            if candidate in names:
+                source = archive.read(candidate).decode("utf-8")
+                break
+        else:
+            raise ImportError(
+                f"Unable to import module '{module_name}': no {module_path}.py in the code zip"
+            )
+
+    module = types.ModuleType(f"_trafficshift_zip_{hashlib.sha256(sha.encode()).hexdigest()[:12]}")
+    module.__file__ = f"<lambda code {sha}>/{candidate}"
+    # Tracebacks (the error payload's stackTrace) show the zip's source lines.
+    linecache.cache[module.__file__] = (len(source), None, source.splitlines(True), module.__file__)
+    code = compile(source, module.__file__, "exec")
+    exec(code, module.__dict__)  # noqa: S102 - this is what a Lambda runtime does with the code
+    function = getattr(module, attribute, None)
+    if not callable(function):
+        raise HandlerNotFound(f"Handler '{attribute}' missing on module '{module_name}'")
+    with _zip_cache_lock:
+        _zip_handlers[key] = function
+    return function  # type: ignore[no-any-return]
+
+
+@contextlib.contextmanager
+def lambda_environment(variables: Mapping[str, str]) -> Iterator[None]:
+    """Apply `variables` to os.environ for the duration, holding the invocation lock."""
+    with invocation_lock:
+        saved = {name: os.environ.get(name) for name in variables}
+        os.environ.update({name: str(value) for name, value in variables.items()})
+        try:
+            yield
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
