@@ -22,7 +22,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-local = typer.Typer(help="The local emulator: moto, the synthesized state machine, the real handlers.")
+local = typer.Typer(
+    help="The local emulator: moto, the synthesized state machine, the real handlers."
+)
 app.add_typer(local, name="local")
 console = Console()
 errors = Console(stderr=True)
@@ -47,7 +49,7 @@ def _parse_strategy(text: str) -> Any:
 
 @app.command()
 def plan(
-    strategy: Annotated[str, typer.Argument(help='A CodeDeploy name or a JSON strategy object.')],
+    strategy: Annotated[str, typer.Argument(help="A CodeDeploy name or a JSON strategy object.")],
     as_json: AsJson = False,
 ) -> None:
     """Print the weight schedule a strategy makes."""
@@ -71,11 +73,16 @@ def plan(
 @app.command()
 def start(
     input_file: Annotated[
-        Path, typer.Argument(help="The deployment input as JSON (the README's contract); - for stdin.")
+        Path,
+        typer.Argument(help="The deployment input as JSON (the README's contract); - for stdin."),
     ],
-    state_machine_arn: Annotated[str, typer.Option("--state-machine-arn", envvar="TRAFFICSHIFT_STATE_MACHINE_ARN")],
+    state_machine_arn: Annotated[
+        str, typer.Option("--state-machine-arn", envvar="TRAFFICSHIFT_STATE_MACHINE_ARN")
+    ],
     name: Annotated[str | None, typer.Option(help="Execution name (default: generated).")] = None,
-    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Follow progress to the end.")] = True,
+    wait: Annotated[
+        bool, typer.Option("--wait/--no-wait", help="Follow progress to the end.")
+    ] = True,
     endpoint_url: EndpointUrl = None,
     region: Region = None,
     profile: Profile = None,
@@ -117,8 +124,17 @@ def _watch(sfn: Any, execution_arn: str, as_json: bool) -> int:
     code = 1
     for item in follow(sfn, execution_arn):
         if as_json:
-            print(json.dumps({"kind": item.kind, "text": item.text, "step": item.step,
-                              "weight": item.weight, "decision": item.decision}))
+            print(
+                json.dumps(
+                    {
+                        "kind": item.kind,
+                        "text": item.text,
+                        "step": item.step,
+                        "weight": item.weight,
+                        "decision": item.decision,
+                    }
+                )
+            )
         else:
             console.print(_styled(item.kind, item.text))
         if item.kind == "finished":

@@ -12,13 +12,16 @@ demo says so when it does.
 from __future__ import annotations
 
 import json
+import tempfile
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
+from trafficshift.emulator.logs import handler_logs_to
 from trafficshift.progress import follow
 
 FUNCTION = "orders-api"
@@ -29,7 +32,7 @@ STRATEGY = {
     "steps": [{"percent": 10, "bakeSeconds": 6}, {"percent": 50, "bakeSeconds": 6}],
 }
 ALARM_WINDOW_SECONDS = 4
-ALARM_ERROR_RATE = 0.05  # alias-wide: 5% of requests failing in the window
+ALARM_ERROR_RATE = 0.02  # alias-wide: 2% of requests failing in the window
 ROLLOUT_TIMEOUT_SECONDS = 60
 
 
@@ -82,6 +85,16 @@ class AlarmFromObservedErrors:
 
 
 def run_demo(console: Console, *, seed: int = 7) -> int:
+    # Print to the real terminal even while the handlers' stdout goes to the log file.
+    console = Console(file=console.file)
+    log_path = Path(tempfile.mkdtemp(prefix="trafficshift-demo-")) / "handler-logs.jsonl"
+    with handler_logs_to(log_path):
+        code = _run(console, seed)
+    console.print(f"the handlers' logs (what CloudWatch Logs would hold): {log_path}")
+    return code
+
+
+def _run(console: Console, seed: int) -> int:
     from trafficshift.emulator.cloud import LocalCloud
     from trafficshift.emulator.sample import create_sample_function, publish_version_with
     from trafficshift.emulator.traffic import TrafficGenerator
@@ -90,8 +103,10 @@ def run_demo(console: Console, *, seed: int = 7) -> int:
     say("[bold]trafficshift local demo[/bold]: the synthesized control plane on moto")
     started = time.monotonic()
     with LocalCloud() as cloud:
-        say(f"control plane deployed in {time.monotonic() - started:.1f} s: {cloud.state_machine_arn}")
-        lam, cw, sfn = cloud.client("lambda"), cloud.client("cloudwatch"), cloud.client("stepfunctions")
+        arn = cloud.state_machine_arn
+        say(f"control plane deployed in {time.monotonic() - started:.1f} s: {arn}")
+        lam, cw = cloud.client("lambda"), cloud.client("cloudwatch")
+        sfn = cloud.client("stepfunctions")
         create_sample_function(lam, name=FUNCTION, alias=ALIAS)
         cw.put_metric_alarm(
             AlarmName=ALARM,
@@ -143,7 +158,9 @@ def _rollout(console: Console, sfn: Any, state_machine_arn: str, name: str, vers
     console.print(f"\n[bold]rollout {name}[/bold]: {json.dumps(request)}")
     started = time.monotonic()
     execution = sfn.start_execution(
-        stateMachineArn=state_machine_arn, name=f"{name}-{int(time.time())}", input=json.dumps(request)
+        stateMachineArn=state_machine_arn,
+        name=f"{name}-{int(time.time())}",
+        input=json.dumps(request),
     )["executionArn"]
     status = "UNKNOWN"
     for item in follow(sfn, execution, poll_seconds=0.2, timeout_seconds=ROLLOUT_TIMEOUT_SECONDS):

@@ -212,3 +212,23 @@ def test_publish_true_rolls_out_the_current_code_as_a_new_version(rollout: Rollo
     assert result["status"] == "SUCCEEDED"
     assert json.loads(result["output"])["targetVersion"] == "3"
     assert rollout.routing() == ("3", {})
+
+
+def test_ten_step_rollout_stays_within_the_transition_and_api_call_budgets(
+    rollout: Rollout,
+) -> None:
+    # Deterministic counts, not timings (those are in bench/rollout_overhead.py).
+    from trafficshift.emulator.metering import count_api_calls
+
+    with count_api_calls() as calls:
+        execution = rollout.start(
+            rollout.request(strategy={"type": "linear", "percent": 10, "intervalSeconds": 0})
+        )
+        result = rollout.wait(execution)
+
+    assert result["status"] == "SUCCEEDED"
+    transitions = [e for e in rollout.history(execution) if e["type"].endswith("StateEntered")]
+    assert len(transitions) <= 4 * 10 + 10
+    # GetAlias + the two versions' configurations + one UpdateAlias per step
+    assert calls.of("lambda").get("UpdateAlias") == 10
+    assert calls.lambda_control_plane() <= 10 + 6

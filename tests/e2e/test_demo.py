@@ -1,0 +1,25 @@
+"""The README's first command, run as a test: one promotion, then one revert."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from rich.console import Console
+
+from trafficshift.demo import run_demo
+
+pytestmark = pytest.mark.e2e
+
+
+def test_demo_promotes_the_healthy_canary_and_reverts_the_bad_one() -> None:
+    out = io.StringIO()
+
+    code = run_demo(Console(file=out, width=200), seed=3)
+
+    text = out.getvalue()
+    assert code == 0, text
+    assert "SUCCEEDED: PROMOTED" in text
+    assert "FAILED: DeploymentRolledBack" in text
+    assert "moto does not evaluate alarms; the demo set" in text
+    assert "alias live now serves version 2 only" in text
