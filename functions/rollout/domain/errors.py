@@ -7,6 +7,39 @@ is a breaking change of the workflow contract.
 
 from __future__ import annotations
 
+import reprlib
+
+_SHOWN_CHARS = 80
+_repr = reprlib.Repr()
+_repr.maxlevel = 2  # a list nested 1,000 deep is shown as [[[...]]], not walked
+_repr.maxstring = _repr.maxother = _repr.maxlong = _SHOWN_CHARS
+_repr.maxlist = _repr.maxtuple = _repr.maxdict = 4
+
+
+def shown(value: object) -> str:
+    """A value from the user's input as an error message echoes it: escaped and short.
+
+    repr escapes newlines, control and bidi characters and lone surrogates, so the Cause and
+    the log line stay printable; a Cause holds at most 32,768 characters, and 80 are enough
+    to recognise a 256 KB value.
+    """
+    try:
+        text = _repr.repr(value)
+    except ValueError:  # an int too long to print (sys.get_int_max_str_digits)
+        text = f"<{type(value).__name__} too large to show>"
+    return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 3] + "..."
+
+
+def field_label(key: object) -> str:
+    """A key of the user's input as an error's `field` names it.
+
+    Itself when it is a printable name of at most 64 characters; otherwise `shown(key)`, so
+    that an empty, huge or control-character key is still named, quoted and bounded.
+    """
+    if isinstance(key, str) and 0 < len(key) <= 64 and key.isprintable():
+        return key
+    return shown(key)
+
 
 class TrafficShiftError(Exception):
     """Base of every error the control plane raises on purpose."""
@@ -48,3 +81,8 @@ class DeploymentRolledBack(TrafficShiftError):
 
 class NotFound(TrafficShiftError):
     """A function, alias or version that AWS says does not exist."""
+
+
+class AliasBusy(PreflightFailed):
+    """Another execution holds the alias's lock and the input asked to wait (`onBusy: wait`);
+    the state machine retries Prepare with a bound, then the refusal stands."""

@@ -12,13 +12,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from rollout.domain.errors import InvalidInput
+from rollout.domain.errors import InvalidInput, field_label, shown
 from rollout.domain.strategies import Step, plan
 
 DEFAULT_POLL_INTERVAL_SECONDS = 30
 MAX_ALARMS = 100  # DescribeAlarms takes at most 100 names in one call
+MAX_ALARM_NAME = 255  # CloudWatch's limit on an alarm name
+MAX_POLL_INTERVAL_SECONDS = 7 * 24 * 3600  # the longest schedule: a longer poll never polls
 _FUNCTION_ARN = re.compile(
-    r"^arn:(?P<partition>aws[a-zA-Z-]*):lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
+    r"^arn:(?P<partition>aws[a-zA-Z-]*):lambda:(?P<region>[a-z0-9-]+):(?P<account>[0-9]{12}):"
     r"function:(?P<name>[a-zA-Z0-9-_]{1,64})(?::(?P<qualifier>[a-zA-Z0-9-_$]+))?$"
 )
 _FUNCTION_NAME = re.compile(r"^[a-zA-Z0-9-_]{1,64}$")
@@ -36,7 +38,9 @@ _FIELD_HELP = {
     '{"type": "linear", "percent": 10, "intervalSeconds": 60}',
     "alarms": 'give a list of CloudWatch alarm names, e.g. ["orders-api-errors"], '
     "or drop the field",
-    "pollIntervalSeconds": "give a whole number of seconds >= 1 (default 30)",
+    "pollIntervalSeconds": "give a whole number of seconds from 1 to 604800 (7 days; default 30)",
+    "artifact": 'give the uploaded zip as {"bucket": "...", "key": "<function>/<name>.zip", '
+    '"versionId": "..."}, or drop it and give "targetVersion"',
 }
 
 
@@ -48,11 +52,17 @@ class DeploymentRequest(BaseModel):
     function_name: str = Field(alias="functionName")
     alias: str
     target_version: str | None = Field(default=None, alias="targetVersion")
-    publish: bool = False
+    # Strict: pydantic would read "false", "no" or 0 as a bool, and publishing is a write.
+    publish: bool = Field(default=False, strict=True)
     strategy: str | dict[str, Any]
+    # An uploaded zip to roll out; its shape is checked by rollout.domain.artifact.
+    artifact: dict[str, Any] | None = None
     alarms: tuple[str, ...] = ()
     poll_interval_seconds: int = Field(
-        default=DEFAULT_POLL_INTERVAL_SECONDS, alias="pollIntervalSeconds", ge=1
+        default=DEFAULT_POLL_INTERVAL_SECONDS,
+        alias="pollIntervalSeconds",
+        ge=1,
+        le=MAX_POLL_INTERVAL_SECONDS,
     )
 
     @field_validator("target_version", mode="before")
@@ -61,6 +71,14 @@ class DeploymentRequest(BaseModel):
         # "7" and 7 both mean version 7; a bool is neither.
         if isinstance(value, int) and not isinstance(value, bool):
             return str(value)
+        return value
+
+    @field_validator("poll_interval_seconds", mode="before")
+    @classmethod
+    def _seconds_as_number(cls, value: Any) -> Any:
+        # Like the strategy's seconds: 30 or 30.0, never true or "30".
+        if isinstance(value, bool | str):
+            raise ValueError("must be a number, not text or a boolean")
         return value
 
     def to_wire(self) -> dict[str, Any]:
@@ -75,6 +93,8 @@ class ParsedRequest(BaseModel):
     request: DeploymentRequest
     function_name: str  # the bare name, whether the user gave a name or an ARN
     function_region: str | None  # from the ARN, when one was given
+    function_account: str | None = None  # from the ARN, when one was given
+    function_partition: str | None = None  # from the ARN, when one was given
     plan: tuple[Step, ...]
 
 
@@ -87,39 +107,63 @@ def parse_request(raw: Any) -> ParsedRequest:
             'start the execution with e.g. {"functionName": "orders-api", "alias": "live", '
             '"targetVersion": "7", "strategy": "Canary10Percent5Minutes"}',
         )
+    # Unknown keys first, named by field_label: pydantic would name a key that is not
+    # valid UTF-8 (a lone surrogate) as the whole input, echo a 256 KB key whole, and
+    # take "function_name" for "functionName" (populate_by_name).
+    fields = [f.alias or name for name, f in DeploymentRequest.model_fields.items()]
+    for key in raw:
+        if key not in fields:
+            raise InvalidInput(
+                field_label(key),
+                "is not a field of the input",
+                f"remove it; the fields are {', '.join(fields)}",
+            )
     try:
         request = DeploymentRequest.model_validate(dict(raw))
     except ValidationError as exc:
         raise _invalid_input_from(exc) from None
 
-    name, region = _function_name_of(request.function_name)
-    if not _ALIAS_NAME.match(request.alias):
+    name, arn = _function_name_of(request.function_name)
+    if not _ALIAS_NAME.fullmatch(request.alias):
         raise InvalidInput(
             "alias",
-            f"{request.alias!r} is not a valid alias name",
+            f"{shown(request.alias)} is not a valid alias name",
             "use 1-128 letters, digits, '-' or '_', not only digits (a version is not an alias)",
         )
     _check_target(request)
-    for index, alarm in enumerate(request.alarms):
-        if not alarm.strip():
-            raise InvalidInput(f"alarms[{index}]", "is empty", _FIELD_HELP["alarms"])
     if len(set(request.alarms)) != len(request.alarms) or len(request.alarms) > MAX_ALARMS:
         raise InvalidInput(
             "alarms",
             f"has {len(request.alarms)} names, with duplicates or more than {MAX_ALARMS}",
             f"list each alarm once, at most {MAX_ALARMS}",
         )
+    for index, alarm in enumerate(request.alarms):
+        if not alarm.strip():
+            raise InvalidInput(f"alarms[{index}]", "is empty", _FIELD_HELP["alarms"])
+        # CloudWatch refuses longer names and control characters; a lone surrogate cannot
+        # even be sent (it is not UTF-8).
+        if len(alarm) > MAX_ALARM_NAME or not alarm.isprintable():
+            raise InvalidInput(
+                f"alarms[{index}]",
+                f"{shown(alarm)} is not a CloudWatch alarm name",
+                f"use the alarm's name: at most {MAX_ALARM_NAME} printable characters",
+            )
     return ParsedRequest(
-        request=request, function_name=name, function_region=region, plan=plan(request.strategy)
+        request=request,
+        function_name=name,
+        function_region=arn["region"] if arn else None,
+        function_account=arn["account"] if arn else None,
+        function_partition=arn["partition"] if arn else None,
+        plan=plan(request.strategy),
     )
 
 
 def _check_target(request: DeploymentRequest) -> None:
     version = request.target_version
-    if version is None and not request.publish:
+    if version is None and not request.publish and request.artifact is None:
         raise InvalidInput(
             "targetVersion",
-            'is required unless "publish" is true',
+            'is required unless "publish" is true or an "artifact" is given',
             _FIELD_HELP["targetVersion"],
         )
     if version is not None and request.publish:
@@ -127,6 +171,12 @@ def _check_target(request: DeploymentRequest) -> None:
             "targetVersion",
             'and "publish": true were both given',
             "give one: a version to roll out, or publish: true to publish the current code",
+        )
+    if request.artifact is not None and (version is not None or request.publish):
+        raise InvalidInput(
+            "artifact",
+            'and "targetVersion" or "publish" were both given',
+            "give one: the uploaded artifact, a version, or publish: true",
         )
     if version is None:
         return
@@ -137,34 +187,35 @@ def _check_target(request: DeploymentRequest) -> None:
             "versions)",
             'publish a version first and give its number, or set "publish": true',
         )
-    if not _VERSION.match(version):
+    if not _VERSION.fullmatch(version):
         raise InvalidInput(
             "targetVersion",
-            f"{version!r} is not a published version number",
+            f"{shown(version)} is not a published version number",
             _FIELD_HELP["targetVersion"],
         )
 
 
-def _function_name_of(value: str) -> tuple[str, str | None]:
+def _function_name_of(value: str) -> tuple[str, dict[str, str] | None]:
+    """The bare name, and the ARN's partition, region and account if an ARN was given."""
     if value.startswith("arn:"):
-        match = _FUNCTION_ARN.match(value)
+        match = _FUNCTION_ARN.fullmatch(value)
         if match is None:
             raise InvalidInput(
                 "functionName",
-                f"{value!r} is not a Lambda function ARN",
+                f"{shown(value)} is not a Lambda function ARN",
                 "use arn:aws:lambda:<region>:<account>:function:<name>, or just the name",
             )
         if match["qualifier"]:
             raise InvalidInput(
                 "functionName",
-                f"the ARN carries the qualifier {match['qualifier']!r}",
+                f"the ARN carries the qualifier {shown(match['qualifier'])}",
                 'give the unqualified ARN and put the alias in "alias"',
             )
-        return match["name"], match["region"]
-    if not _FUNCTION_NAME.match(value):
+        return match["name"], match.groupdict()
+    if not _FUNCTION_NAME.fullmatch(value):
         raise InvalidInput(
             "functionName",
-            f"{value!r} is not a valid function name",
+            f"{shown(value)} is not a valid function name",
             "use 1-64 letters, digits, '-' or '_', or the function's ARN",
         )
     return value, None
@@ -172,7 +223,7 @@ def _function_name_of(value: str) -> tuple[str, str | None]:
 
 def _invalid_input_from(exc: ValidationError) -> InvalidInput:
     error = exc.errors(include_url=False)[0]
-    loc = [str(part) for part in error["loc"]]
+    loc = [field_label(part) for part in error["loc"]]
     # pydantic reports a union's failing member as an extra location part; the user only
     # knows the top-level field.
     top = loc[0] if loc else "input"
@@ -188,6 +239,6 @@ def _invalid_input_from(exc: ValidationError) -> InvalidInput:
     received = error.get("input")
     return InvalidInput(
         field,
-        f"{error['msg'].lower()} (got {received!r})",
+        f"{error['msg'].lower()} (got {shown(received)})",
         _FIELD_HELP.get(top, "see the input contract in the README"),
     )

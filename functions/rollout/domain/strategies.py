@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, NoReturn
 
-from rollout.domain.errors import InvalidInput
+from rollout.domain.errors import InvalidInput, field_label, shown
 
 __all__ = [
     "CODEDEPLOY_PREDEFINED",
@@ -119,7 +119,8 @@ def plan(strategy: str | Mapping[str, Any]) -> tuple[Step, ...]:
     if not isinstance(strategy, Mapping):
         raise InvalidInput(
             "strategy",
-            f"must be a predefined name or an object, got {type(strategy).__name__} {strategy!r}",
+            f"must be a predefined name or an object, got {type(strategy).__name__} "
+            f"{shown(strategy)}",
             'give a name such as "Canary10Percent5Minutes" or an object such as '
             '{"type": "canary", "percent": 10, "bakeSeconds": 300}',
         )
@@ -175,7 +176,7 @@ def _predefined(name: str) -> tuple[Step, ...]:
     names = ", ".join(CODEDEPLOY_PREDEFINED)
     raise InvalidInput(
         "strategy",
-        f"unknown strategy name {name!r}",
+        f"unknown strategy name {shown(name)}",
         f"{_did_you_mean(bare.removeprefix('CodeDeployDefault.'), CODEDEPLOY_PREDEFINED)}"
         f"use one of {names} "
         f"(optionally prefixed with {CODEDEPLOY_PREFIX!r}), or an object with "
@@ -197,7 +198,7 @@ def _strategy_type(strategy: Mapping[str, Any]) -> str:
     kind = strategy["type"]
     if not isinstance(kind, str) or kind not in _KEYS:
         hint = _did_you_mean(kind, STRATEGY_TYPES) if isinstance(kind, str) else ""
-        raise InvalidInput("strategy.type", f"unknown type {kind!r}", f"{hint}use {types}")
+        raise InvalidInput("strategy.type", f"unknown type {shown(kind)}", f"{hint}use {types}")
     return kind
 
 
@@ -230,7 +231,7 @@ def _plan_exponential(s: Mapping[str, Any]) -> tuple[Step, ...]:
     if growth <= 1:
         raise InvalidInput(
             "strategy.growthFactor",
-            f"must be greater than 1, got {growth!r}",
+            f"must be greater than 1, got {shown(growth)}",
             "use a growth factor above 1, e.g. 2 to double the traffic at each step",
         )
     interval = _seconds(s["intervalSeconds"], "strategy.intervalSeconds")
@@ -240,13 +241,14 @@ def _plan_exponential(s: Mapping[str, Any]) -> tuple[Step, ...]:
         if p == 0:
             raise InvalidInput(
                 "strategy.startPercent",
-                f"{start!r} rounds to 0 at {_PERCENT_DECIMALS} decimals",
+                f"{shown(start)} rounds to 0 at {_PERCENT_DECIMALS} decimals",
                 f"use a startPercent of at least {10**-_PERCENT_DECIMALS}",
             )
         if steps and p <= steps[-1].percent:
             raise InvalidInput(
                 "strategy.growthFactor",
-                f"{growth!r} is too small for startPercent {start!r}: steps {len(steps) - 1} "
+                f"{shown(growth)} is too small for startPercent {shown(start)}: "
+                f"steps {len(steps) - 1} "
                 f"and {len(steps)} both round to {p}%",
                 "use a larger growthFactor or startPercent, or list the steps explicitly "
                 'with "type": "steps"',
@@ -312,7 +314,7 @@ def _checked(steps: tuple[Step, ...], count_field: str, bake_field: str) -> tupl
 
 
 def _too_many_steps(field: str, count: int | None, value: float | None) -> NoReturn:
-    got = f"{value!r} makes " if value is not None else "makes "
+    got = f"{shown(value)} makes " if value is not None else "makes "
     # A tiny percent makes a count hundreds of digits long: no use to anyone reading it.
     many = f"{count} steps" if count is not None and count < 10**6 else "millions of steps"
     raise InvalidInput(
@@ -342,7 +344,7 @@ def _count_steps(start: float, growth: float) -> int | None:
 
 def _as_mapping(value: object, field: str, expected: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
-        raise InvalidInput(field, f"must be an object, got {value!r}", f"give {expected}")
+        raise InvalidInput(field, f"must be an object, got {shown(value)}", f"give {expected}")
     return value
 
 
@@ -352,7 +354,7 @@ def _check_keys(mapping: Mapping[str, Any], field: str, *, required: Sequence[st
     for key in mapping:
         if key not in required:
             raise InvalidInput(
-                f"{field}.{key}",
+                f"{field}.{field_label(key)}",
                 "is not a known key",
                 f"{_did_you_mean(str(key), required)}the allowed keys are {', '.join(required)}",
             )
@@ -364,9 +366,15 @@ def _check_keys(mapping: Mapping[str, Any], field: str, *, required: Sequence[st
 def _number(value: object, field: str, expected: str) -> float:
     # bool is an int subclass in Python, but `true` is never a meaningful percent or factor.
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidInput(field, f"must be a number, got {value!r}", f"give {expected}")
-    if not math.isfinite(value):
-        raise InvalidInput(field, f"must be a finite number, got {value!r}", f"give {expected}")
+        raise InvalidInput(field, f"must be a number, got {shown(value)}", f"give {expected}")
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an int beyond float range, e.g. 10**400 from json.loads
+        finite = False
+    if not finite:
+        raise InvalidInput(
+            field, f"must be a finite number, got {shown(value)}", f"give {expected}"
+        )
     return value
 
 
@@ -378,13 +386,13 @@ def _percent(value: object, field: str, *, allow_100: bool) -> float:
         fix = f"give {expected}"
         if p == 100 and not allow_100:
             fix += '; to send all traffic at once use "AllAtOnce"'
-        raise InvalidInput(field, f"must be above 0 and {upper}, got {value!r}", fix)
+        raise InvalidInput(field, f"must be above 0 and {upper}, got {shown(value)}", fix)
     return p
 
 
 def _seconds(value: object, field: str) -> int:
     fix = "give a whole number of seconds, 0 or more, e.g. 300"
-    problem = f"must be a whole number of seconds, got {value!r}"
+    problem = f"must be a whole number of seconds, got {shown(value)}"
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidInput(field, problem, fix)
     # JSON producers (and Step Functions' intrinsics) may write 60 as 60.0; is_integer()
@@ -392,7 +400,15 @@ def _seconds(value: object, field: str) -> int:
     if isinstance(value, float) and not value.is_integer():
         raise InvalidInput(field, problem, fix)
     if value < 0:
-        raise InvalidInput(field, f"must be 0 or more, got {value!r}", fix)
+        raise InvalidInput(field, f"must be 0 or more, got {shown(value)}", fix)
+    # Refused here, before any sum: 10**400 seconds would overflow the message's day count.
+    if value > MAX_TOTAL_BAKE_SECONDS:
+        raise InvalidInput(
+            field,
+            f"is {shown(value)} seconds; the longest supported schedule is 7 days "
+            f"({MAX_TOTAL_BAKE_SECONDS} seconds)",
+            f"give at most {MAX_TOTAL_BAKE_SECONDS} seconds",
+        )
     return int(value)
 
 
