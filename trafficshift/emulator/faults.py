@@ -15,24 +15,40 @@ see each fault, build the client with `Config(retries={"total_max_attempts": 1})
 Faults apply to the services that speak a JSON protocol: Lambda, Step Functions,
 DynamoDB, EventBridge and CloudWatch Logs. They are process-wide:
 the emulator's server, the state machine interpreter and the handlers all see them.
+
+Lambda's real account-level limit, as a token bucket shared by every control-plane call:
+
+    with control_plane_rate_limit(rate=15, burst=15) as bucket:
+        ...                     # beyond 15 calls/s, Lambda control-plane calls get a 429
+    print(bucket.admitted, bucket.throttled)
+
+Invoke is not counted (data plane), nor are GetFunction (100/s) and GetPolicy (15/s), which
+have quotas of their own (facts: "Control-plane rate").
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from moto.core.exceptions import JsonRESTError
 from moto.core.responses import BaseResponse
 
+from trafficshift.emulator.metering import LAMBDA_DATA_PLANE
+
 __all__ = [
+    "CONTROL_PLANE_EXEMPT",
     "Fault",
+    "TokenBucket",
     "active_faults",
     "clear",
+    "control_plane_rate_limit",
     "inject_error",
     "throttle",
 ]
@@ -77,8 +93,54 @@ class _InjectedError(JsonRESTError):
         return [*super().get_headers(*args, **kwargs), *self._extra_headers.items()]
 
 
+# Lambda actions outside the shared 15/s bucket: the data plane, and the two APIs with
+# quotas of their own (GetFunction 100/s, GetPolicy 15/s).
+CONTROL_PLANE_EXEMPT = LAMBDA_DATA_PLANE | {"GetFunction", "GetPolicy"}
+
+_LAMBDA_THROTTLE_BODY = {"Type": "User", "Reason": "CallerRateLimitExceeded"}
+_LAMBDA_THROTTLE_HEADERS = {"Retry-After": "1"}
+
+
+@dataclass
+class TokenBucket:
+    """`rate` tokens per second, at most `burst` banked; one Lambda control-plane call takes
+    one token, a call that finds none is throttled (and takes none)."""
+
+    rate: float
+    burst: float
+    clock: Callable[[], float] = time.monotonic
+    admitted: int = 0
+    throttled: int = 0
+    throttled_by_action: collections.Counter[str] = field(default_factory=collections.Counter)
+
+    def __post_init__(self) -> None:
+        if self.rate <= 0 or self.burst < 1:
+            raise ValueError("rate must be > 0 and burst >= 1")
+        self._tokens = float(self.burst)
+        self._last = self.clock()
+        self._lock = threading.Lock()
+
+    def take(self, action: str = "") -> bool:
+        with self._lock:
+            now = self.clock()
+            self._tokens = min(float(self.burst), self._tokens + (now - self._last) * self.rate)
+            self._last = now
+            if self._tokens >= 1:
+                self._tokens -= 1
+                self.admitted += 1
+                return True
+            self.throttled += 1
+            self.throttled_by_action[action] += 1
+            return False
+
+    @property
+    def calls(self) -> int:
+        return self.admitted + self.throttled
+
+
 _lock = threading.Lock()
 _faults: list[Fault] = []
+_buckets: list[TokenBucket] = []
 _original_call_action: Any = None
 
 
@@ -92,40 +154,70 @@ def _take(service: str, action: str) -> Fault | None:
     return None
 
 
+def _rate_limited(service: str, action: str) -> Fault | None:
+    if service != "lambda" or not action or action in CONTROL_PLANE_EXEMPT:
+        return None
+    # Every active bucket must admit the call (a token is taken from each that does).
+    if all([bucket.take(action) for bucket in list(_buckets)]):
+        return None
+    return Fault(
+        service="lambda",
+        action=action,
+        error_code="TooManyRequestsException",
+        message="Rate exceeded",
+        status=429,
+        remaining=0,
+        extra_body=_LAMBDA_THROTTLE_BODY,
+        extra_headers=_LAMBDA_THROTTLE_HEADERS,
+    )
+
+
 def _call_action(self: BaseResponse) -> Any:
-    if _faults:
+    if _faults or _buckets:
         try:
             service, action = self.boto3_service_name, self._get_action()
         except Exception:
             service, action = "", ""
-        fault = _take(service, action)
+        fault = _take(service, action) if _faults else None
+        if fault is None and _buckets:
+            fault = _rate_limited(service, action)
         if fault is not None:
             error = _InjectedError(fault)
             return error.code, dict(error.get_headers()), error.description
     return _original_call_action(self)
 
 
-def _arm(fault: Fault) -> None:
+def _hook() -> None:
+    """Route moto's requests through `_call_action` (call with `_lock` held)."""
     global _original_call_action
+    if _original_call_action is None:
+        _original_call_action = BaseResponse.call_action
+        BaseResponse.call_action = _call_action  # type: ignore[method-assign]
+
+
+def _unhook_if_idle() -> None:
+    """Give moto its own `call_action` back once nothing is armed (call with `_lock` held)."""
+    global _original_call_action
+    if not _faults and not _buckets and _original_call_action is not None:
+        BaseResponse.call_action = _original_call_action  # type: ignore[method-assign]
+        _original_call_action = None
+
+
+def _arm(fault: Fault) -> None:
     if fault.service not in JSON_SERVICES:
         raise ValueError(f"Fault injection supports {sorted(JSON_SERVICES)}, not '{fault.service}'")
     if fault.remaining < 1:
         raise ValueError("times must be at least 1")
     with _lock:
-        if _original_call_action is None:
-            _original_call_action = BaseResponse.call_action
-            BaseResponse.call_action = _call_action  # type: ignore[method-assign]
+        _hook()
         _faults.append(fault)
 
 
 def _disarm(fault: Fault) -> None:
-    global _original_call_action
     with _lock:
         if fault in _faults:
             _faults.remove(fault)
-        if not _faults and _original_call_action is not None:
-            BaseResponse.call_action = _original_call_action  # type: ignore[method-assign]
-            _original_call_action = None
+        _unhook_if_idle()
 
 
 @contextlib.contextmanager
@@ -171,8 +263,8 @@ def throttle(action: str, times: int = 1, *, service: str = "lambda") -> Iterato
     extra_body: dict[str, Any] | None = None
     extra_headers: dict[str, str] | None = None
     if service == "lambda":
-        extra_body = {"Type": "User", "Reason": "CallerRateLimitExceeded"}
-        extra_headers = {"Retry-After": "1"}
+        extra_body = dict(_LAMBDA_THROTTLE_BODY)
+        extra_headers = dict(_LAMBDA_THROTTLE_HEADERS)
     with inject_error(
         action,
         error_code,
@@ -186,6 +278,30 @@ def throttle(action: str, times: int = 1, *, service: str = "lambda") -> Iterato
         yield fault
 
 
+@contextlib.contextmanager
+def control_plane_rate_limit(
+    rate: float = 15.0, burst: float = 15, *, clock: Callable[[], float] = time.monotonic
+) -> Iterator[TokenBucket]:
+    """Throttle Lambda's control plane as AWS does: one token bucket of `rate` requests per
+    second (15 for every account and region; it cannot be raised), holding at most `burst`,
+    shared by every Lambda control-plane action (UpdateAlias, GetAlias, PublishVersion,
+    GetFunctionConfiguration, ...). A call that finds the bucket empty gets
+    TooManyRequestsException (429, `Reason: CallerRateLimitExceeded`). Invoke is not
+    counted. The bucket says how many calls it admitted and throttled (per action, too).
+    """
+    bucket = TokenBucket(rate=rate, burst=burst, clock=clock)
+    with _lock:
+        _hook()
+        _buckets.append(bucket)
+    try:
+        yield bucket
+    finally:
+        with _lock:
+            if bucket in _buckets:
+                _buckets.remove(bucket)
+            _unhook_if_idle()
+
+
 def active_faults() -> list[Fault]:
     """A snapshot of the armed faults."""
     with _lock:
@@ -193,6 +309,9 @@ def active_faults() -> list[Fault]:
 
 
 def clear() -> None:
-    """Disarm every fault (for test teardown after a failure inside a `with`)."""
+    """Disarm every fault and rate limit (for test teardown after a failure inside a `with`)."""
     for fault in active_faults():
         _disarm(fault)
+    with _lock:
+        _buckets.clear()
+        _unhook_if_idle()
