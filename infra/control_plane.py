@@ -1,14 +1,17 @@
 """The trafficshift control plane as one reusable construct.
 
-Five Lambda functions (one asset, one role each) and the Standard state machine that
-shifts an alias step by step: Prepare -> SetWeight -> Bake -> Check -> Decide, looping
-until Promote, with every task caught into Revert.
+Lambda functions (one asset, one role each) and the Standard state machine that shifts an
+alias step by step: Prepare -> SetWeight -> Bake -> Check -> Decide, looping until Promote,
+with every task caught into Revert. An input with an `artifact` (an upload to the artifact
+bucket) first goes through UpdateCode -> WaitForCode -> PublishArtifact, then Prepare.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_iam as iam
@@ -18,20 +21,31 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from infra.artifacts import ArtifactBucket, UploadRules
 from infra.bundling import python_code_asset
+from rollout.domain.artifact import Defaults, validate_defaults
 
 FUNCTIONS_DIR = Path(__file__).resolve().parent.parent / "functions"
 RUNTIME = lambda_.Runtime.PYTHON_3_13
 
-# Task name -> handler. The state names and handler paths are a contract with
-# functions/rollout/handlers and the emulator tests.
+# Function name -> handler. Every function but the Trigger is a Task state of that name.
+# The state names and handler paths are a contract with functions/rollout/handlers and the
+# emulator tests.
 HANDLERS: dict[str, str] = {
     "Prepare": "rollout.handlers.prepare.handler",
     "SetWeight": "rollout.handlers.set_weight.handler",
     "Check": "rollout.handlers.check.handler",
     "Promote": "rollout.handlers.promote.handler",
     "Revert": "rollout.handlers.revert.handler",
+    "UpdateCode": "rollout.handlers.update_code.handler",
+    "PublishArtifact": "rollout.handlers.publish_artifact.handler",
+    "Trigger": "rollout.handlers.trigger.handler",
 }
+TRIGGER = "Trigger"
+TASKS: tuple[str, ...] = tuple(name for name in HANDLERS if name != TRIGGER)
+# (memory MB, timeout s) where the default (256, 30) does not fit: UpdateCode downloads
+# and checks a zip of up to 250 MB.
+_SIZES: dict[str, tuple[int, int]] = {"Prepare": (256, 60), "UpdateCode": (1024, 120)}
 
 _SHIFT_ALIAS = ["lambda:GetAlias", "lambda:UpdateAlias"]
 _PREPARE_LAMBDA = [
@@ -47,6 +61,8 @@ THROTTLED = "Throttled"
 # Step Functions' own name for a throttled Invoke of one of our task functions.
 INVOKE_THROTTLED = "Lambda.TooManyRequestsException"
 FUNCTION_NOT_READY = "FunctionNotReady"
+_UPDATE_CODE_LAMBDA = ["lambda:GetFunctionConfiguration", "lambda:UpdateFunctionCode"]
+_PUBLISH_ARTIFACT_LAMBDA = ["lambda:GetFunctionConfiguration", "lambda:PublishVersion"]
 
 
 class TrafficShiftControlPlane(Construct):
@@ -64,6 +80,17 @@ class TrafficShiftControlPlane(Construct):
         Default: 8 days.
     :param lambda_architecture: the functions' architecture; the asset's wheels follow it.
         Default: ``Architecture.ARM_64``.
+    :param default_alias: the alias an upload deploys to when its manifest names none.
+        Default: ``"live"``.
+    :param default_strategy: the strategy of an upload whose manifest names none (a
+        CodeDeploy name or a strategy object, as in the input). Default:
+        ``"Canary10Percent5Minutes"``.
+    :param default_poll_interval: the poll interval of an upload whose manifest names none.
+        Default: 30 seconds.
+    :param code_update_timeout: how long an upload's UpdateFunctionCode may stay
+        InProgress before the deployment gives up (nothing published). Default: 10 minutes.
+    :param artifact_noncurrent_version_expiration: how long an overwritten or deleted
+        artifact version is kept in the bucket. Default: 30 days.
     """
 
     def __init__(
@@ -75,9 +102,24 @@ class TrafficShiftControlPlane(Construct):
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         state_machine_timeout: Duration | None = None,
         lambda_architecture: lambda_.Architecture | None = None,
+        default_alias: str = "live",
+        default_strategy: str | Mapping[str, Any] = "Canary10Percent5Minutes",
+        default_poll_interval: Duration | None = None,
+        code_update_timeout: Duration | None = None,
+        artifact_noncurrent_version_expiration: Duration | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         names = _validated_function_names(managed_function_names)
+        defaults = Defaults(
+            alias=default_alias,
+            strategy=dict(default_strategy)
+            if isinstance(default_strategy, Mapping)
+            else default_strategy,
+            poll_interval_seconds=int((default_poll_interval or Duration.seconds(30)).to_seconds()),
+        )
+        # A bad default would fail every upload; fail the synth instead, naming the field.
+        validate_defaults(defaults)
+        update_timeout = int((code_update_timeout or Duration.minutes(10)).to_seconds())
         architecture = lambda_architecture or lambda_.Architecture.ARM_64
         timeout = state_machine_timeout or Duration.days(8)
 
@@ -108,10 +150,35 @@ class TrafficShiftControlPlane(Construct):
             arn_format=ArnFormat.COLON_RESOURCE_NAME,
         )
 
+        self.artifacts = ArtifactBucket(
+            self,
+            "Artifacts",
+            noncurrent_version_expiration=artifact_noncurrent_version_expiration,
+        )
+        self.artifact_bucket = self.artifacts.bucket
+        timeout_env = {"TRAFFICSHIFT_CODE_UPDATE_TIMEOUT_SECONDS": str(update_timeout)}
+        environment: dict[str, dict[str, str]] = {
+            "UpdateCode": {
+                "TRAFFICSHIFT_ARTIFACT_BUCKET": self.artifact_bucket.bucket_name,
+                "TRAFFICSHIFT_DEFAULT_ALIAS": defaults.alias,
+                "TRAFFICSHIFT_DEFAULT_STRATEGY": defaults.strategy
+                if isinstance(defaults.strategy, str)
+                else json.dumps(defaults.strategy, separators=(",", ":")),
+                "TRAFFICSHIFT_DEFAULT_POLL_INTERVAL_SECONDS": str(defaults.poll_interval_seconds),
+                **timeout_env,
+            },
+            "PublishArtifact": timeout_env,
+        }
+
         code = python_code_asset(FUNCTIONS_DIR, runtime=RUNTIME, architecture=architecture)
         self.functions: dict[str, lambda_.Function] = {
             name: self._function(
-                name, handler, code=code, architecture=architecture, retention=log_retention
+                name,
+                handler,
+                code=code,
+                architecture=architecture,
+                retention=log_retention,
+                environment=environment.get(name, {}),
             )
             for name, handler in HANDLERS.items()
         }
@@ -133,6 +200,15 @@ class TrafficShiftControlPlane(Construct):
                 include_execution_data=True,
             ),
         )
+        self._grant_artifact_access()
+        trigger = self.functions[TRIGGER]
+        trigger.add_environment(
+            "TRAFFICSHIFT_STATE_MACHINE_ARN", self.state_machine.state_machine_arn
+        )
+        self.state_machine.grant_start_execution(trigger)
+        self.upload_rules = UploadRules(
+            self, "UploadRules", bucket=self.artifact_bucket, trigger=trigger
+        )
 
     # -- functions -------------------------------------------------------------------
 
@@ -144,6 +220,7 @@ class TrafficShiftControlPlane(Construct):
         code: lambda_.Code,
         architecture: lambda_.Architecture,
         retention: logs.RetentionDays,
+        environment: Mapping[str, str],
     ) -> lambda_.Function:
         log_group = logs.LogGroup(self, f"{name}LogGroup", retention=retention)
         # One role per function, written by hand: the default role would attach the
@@ -155,6 +232,7 @@ class TrafficShiftControlPlane(Construct):
             description=f"trafficshift {name} task",
         )
         log_group.grant_write(role)
+        memory, seconds = _SIZES.get(name, (256, 30))
         return lambda_.Function(
             self,
             f"{name}Function",
@@ -165,13 +243,14 @@ class TrafficShiftControlPlane(Construct):
             role=role,
             log_group=log_group,
             tracing=lambda_.Tracing.ACTIVE,
-            memory_size=256,
-            timeout=Duration.seconds(60 if name == "Prepare" else 30),
-            description=f"trafficshift {name} task",
+            memory_size=memory,
+            timeout=Duration.seconds(seconds),
+            description=f"trafficshift {name} task" if name in TASKS else f"trafficshift {name}",
             environment={
                 "POWERTOOLS_SERVICE_NAME": "trafficshift",
                 "POWERTOOLS_LOG_LEVEL": "INFO",
                 "POWERTOOLS_METRICS_NAMESPACE": "TrafficShift",
+                **environment,
             },
         )
 
@@ -189,6 +268,48 @@ class TrafficShiftControlPlane(Construct):
         allow("Check", *describe_alarms)
         # GetMetricData has no resource-level permissions: "*" is the only valid resource.
         allow("Check", ["cloudwatch:GetMetricData"], ["*"])
+        allow("UpdateCode", _UPDATE_CODE_LAMBDA, self.managed_function_arns)
+        allow("PublishArtifact", _PUBLISH_ARTIFACT_LAMBDA, self.managed_function_arns)
+
+    def _grant_artifact_access(self) -> None:
+        """UpdateCode reads the uploaded object version (Lambda fetches S3 code with the
+        caller's permissions) and lists the running executions of this state machine."""
+        role = self.functions["UpdateCode"].role
+        assert role is not None  # set in _function
+        bucket = self.artifact_bucket
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject", "s3:GetObjectVersion"],
+                resources=[bucket.arn_for_objects("*")],
+            )
+        )
+        # Without ListBucket, S3 answers a missing key with 403 instead of 404.
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn])
+        )
+        # A policy of its own, not the role's default one: the function depends on its
+        # default policy, and the state machine on the function, so granting on the state
+        # machine there would be a circular dependency.
+        self.execution_arn_pattern: str = Stack.of(self).format_arn(
+            service="states",
+            resource="execution",
+            resource_name=f"{self.state_machine.state_machine_name}:*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        self.running_rollouts_policy = iam.Policy(
+            self,
+            "UpdateCodeRunningRolloutsPolicy",
+            roles=[role],
+            statements=[
+                iam.PolicyStatement(
+                    actions=["states:ListExecutions"],
+                    resources=[self.state_machine.state_machine_arn],
+                ),
+                iam.PolicyStatement(
+                    actions=["states:DescribeExecution"], resources=[self.execution_arn_pattern]
+                ),
+            ],
+        )
 
     # -- state machine ---------------------------------------------------------------
 
@@ -250,15 +371,12 @@ class TrafficShiftControlPlane(Construct):
             task.add_catch(revert, errors=[sfn.Errors.ALL], result_path="$.error")
             return task
 
-        prepare = self._task(
-            "Prepare",
-            {
-                "input": sfn.JsonPath.entire_payload,
-                "executionId": sfn.JsonPath.execution_id,
-                "executionStartTime": sfn.JsonPath.execution_start_time,
-            },
-            "$",
-        )
+        input_payload = {
+            "input": sfn.JsonPath.entire_payload,
+            "executionId": sfn.JsonPath.execution_id,
+            "executionStartTime": sfn.JsonPath.execution_start_time,
+        }
+        prepare = self._task("Prepare", input_payload, "$")
         # Retries are matched in order: the function-not-ready retry comes first.
         prepare.add_retry(
             errors=[FUNCTION_NOT_READY],
@@ -269,6 +387,41 @@ class TrafficShiftControlPlane(Construct):
             jitter_strategy=sfn.JitterType.FULL,
         )
         caught(prepare)
+
+        # An upload: replace the code, wait until Lambda has applied it (a Wait loop, never a
+        # sleep in a Lambda), publish exactly that code, then the same rollout as a console
+        # start. A function already being updated is waited for (FunctionNotReady retries).
+        update_code = self._task("UpdateCode", input_payload, "$")
+        publish_artifact = self._task("PublishArtifact", state_payload, "$")
+        for task in (update_code, publish_artifact):
+            task.add_retry(
+                errors=[FUNCTION_NOT_READY],
+                interval=Duration.seconds(2),
+                max_attempts=20,
+                backoff_rate=1.5,
+                max_delay=Duration.seconds(30),
+                jitter_strategy=sfn.JitterType.FULL,
+            )
+            caught(task)
+        wait_for_code = sfn.Wait(
+            self,
+            "WaitForCodeState",
+            state_name="WaitForCode",
+            time=sfn.WaitTime.seconds_path("$.update.waitSeconds"),
+        )
+        code_published = (
+            sfn.Choice(self, "CodePublishedState", state_name="CodePublished")
+            .when(sfn.Condition.is_present("$.targetVersion"), prepare)
+            .otherwise(wait_for_code)
+        )
+        update_code.next(wait_for_code)
+        wait_for_code.next(publish_artifact)
+        publish_artifact.next(code_published)
+        source = (
+            sfn.Choice(self, "SourceState", state_name="Source")
+            .when(sfn.Condition.is_present("$.artifact"), update_code)
+            .otherwise(prepare)
+        )
         set_weight = caught(self._task("SetWeight", state_payload, "$"))
         check = caught(self._task("Check", state_payload, "$"))
         promote = caught(self._task("Promote", state_payload, "$"))
@@ -290,7 +443,8 @@ class TrafficShiftControlPlane(Construct):
         check.next(decide)
         bake.next(check)
         set_weight.next(bake)
-        return prepare.next(set_weight)
+        prepare.next(set_weight)
+        return source
 
 
 def _validated_function_names(names: Sequence[str]) -> tuple[str, ...]:

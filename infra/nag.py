@@ -15,7 +15,7 @@ from aws_cdk import Acknowledgment, Stack, Validations
 from aws_cdk import aws_iam as iam
 from constructs import IConstruct
 
-from infra.control_plane import RUNTIME, TrafficShiftControlPlane
+from infra.control_plane import RUNTIME, TASKS, TrafficShiftControlPlane
 
 IAM5 = "AwsSolutions::AwsSolutions-IAM5"
 L1 = "AwsSolutions::AwsSolutions-L1"
@@ -60,7 +60,7 @@ def acknowledge_control_plane(control_plane: TrafficShiftControlPlane) -> None:
                 "cloudwatch:DescribeAlarms is scoped to this account's and region's alarms, "
                 "not to names known at deploy time. Read-only.",
             )
-        if task in ("Prepare", "SetWeight", "Promote", "Revert"):
+        if task in ("Prepare", "SetWeight", "Promote", "Revert", "UpdateCode", "PublishArtifact"):
             for arn, rendered in managed:
                 qualified = arn.endswith(":*")
                 _acknowledge(
@@ -77,6 +77,22 @@ def acknowledge_control_plane(control_plane: TrafficShiftControlPlane) -> None:
                     ),
                 )
 
+    artifacts = nag_resource(stack, control_plane.artifact_bucket.arn_for_objects("*"))
+    _acknowledge(
+        _role(control_plane.functions["UpdateCode"].role),
+        f"{IAM5}[Resource::{artifacts}]",
+        "UpdateCode reads the uploaded artifact, whose key is known only when it is uploaded: "
+        "s3:GetObject and s3:GetObjectVersion on the objects of the control plane's own "
+        "artifact bucket, nothing else. Read-only.",
+    )
+    _acknowledge(
+        control_plane.running_rollouts_policy,
+        f"{IAM5}[Resource::{nag_resource(stack, control_plane.execution_arn_pattern)}]",
+        "UpdateCode refuses an upload while a rollout of the same function runs: "
+        "states:DescribeExecution on the executions of this control plane's own state "
+        "machine, whose names are made per upload. Read-only.",
+    )
+
     state_machine_role = _role(control_plane.state_machine.role)
     _acknowledge(
         state_machine_role,
@@ -85,7 +101,8 @@ def acknowledge_control_plane(control_plane: TrafficShiftControlPlane) -> None:
         "vended-log delivery actions) and X-Ray tracing; neither API supports "
         "resource-level permissions.",
     )
-    for function in control_plane.functions.values():
+    for task in TASKS:
+        function = control_plane.functions[task]
         _acknowledge(
             state_machine_role,
             f"{IAM5}[Resource::{nag_resource(stack, f'{function.function_arn}:*')}]",

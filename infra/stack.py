@@ -1,4 +1,5 @@
-"""The trafficshift stack: composes the control plane, tags it, and outputs its ARN."""
+"""The trafficshift stack: composes the control plane and its dashboard, tags them, and
+outputs the state machine's ARN and the dashboard's URL."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from aws_cdk import CfnOutput, Stack, Tags
 from constructs import Construct
 
 from infra.control_plane import TrafficShiftControlPlane
+from infra.dashboard import ControlPlaneDashboard
 
 MANAGED_FUNCTIONS_CONTEXT = "trafficshift:managedFunctions"
 
@@ -31,6 +33,12 @@ class TrafficShiftStack(Stack):
             options["managed_function_names"] = managed
 
         self.control_plane = TrafficShiftControlPlane(self, "ControlPlane", **options)
+        self.dashboard = ControlPlaneDashboard(
+            self,
+            "Dashboard",
+            state_machine=self.control_plane.state_machine,
+            functions=self.control_plane.functions,
+        )
 
         Tags.of(self).add("project", "trafficshift")
         Tags.of(self).add("component", "control-plane")
@@ -39,6 +47,18 @@ class TrafficShiftStack(Stack):
             "StateMachineArn",
             value=self.control_plane.state_machine.state_machine_arn,
             description="Start a deployment by starting an execution of this state machine",
+        )
+        CfnOutput(
+            self,
+            "ArtifactBucketName",
+            value=self.control_plane.artifact_bucket.bucket_name,
+            description="Upload <function-name>/<name>.zip here to roll the new code out",
+        )
+        CfnOutput(
+            self,
+            "DashboardUrl",
+            value=self.dashboard.url,
+            description="The control plane's CloudWatch dashboard",
         )
 
 

@@ -49,10 +49,26 @@ def prepare(
     alarms: AlarmsPort,
     now: float,
     region: str | None = None,
+    account: str | None = None,
+    partition: str | None = None,
 ) -> dict[str, Any]:
-    """Validate, resolve the versions, run the pre-flight checks; shift nothing."""
+    """Validate, resolve the versions, run the pre-flight checks; shift nothing.
+
+    `region`, `account` and `partition` are the control plane's own: a function ARN that
+    names another is refused, never read as the function of the same name here.
+    """
     parsed = parse_request(event.get("input"))
     name, request = parsed.function_name, parsed.request
+    for where, theirs, ours in (
+        ("partition", parsed.function_partition, partition),
+        ("account", parsed.function_account, account),
+    ):
+        if ours and theirs and theirs != ours:
+            raise InvalidInput(
+                "functionName",
+                f"the function is in {where} {theirs} but this control plane runs in {ours}",
+                f"deploy trafficshift in the function's {where} and start the deployment there",
+            )
     if region and parsed.function_region and parsed.function_region != region:
         raise InvalidInput(
             "functionName",
@@ -63,6 +79,8 @@ def prepare(
         alias = functions.get_alias(name, request.alias)
     except NotFound:
         raise _missing_alias_or_function(functions, name, request.alias) from None
+    alarm_states = alarms.states(request.alarms) if request.alarms else {}
+    domain.check_alarms(request.alarms, alarm_states)  # before publishing anything
     published = False
     if request.publish:
         latest = functions.get_version(name, "$LATEST")
@@ -87,7 +105,6 @@ def prepare(
             "give a version that list-versions-by-function shows, or set publish: true",
         ) from None
     stable = functions.get_version(name, alias.function_version)
-    alarm_states = alarms.states(request.alarms) if request.alarms else {}
     state = domain.preflight(
         parsed,
         alias=alias,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
 from rich.console import Console
@@ -22,4 +23,9 @@ def test_demo_promotes_the_healthy_canary_and_reverts_the_bad_one() -> None:
     assert "SUCCEEDED: PROMOTED" in text
     assert "FAILED: DeploymentRolledBack" in text
     assert "moto does not evaluate alarms; the demo set" in text
-    assert "alias live now serves version 2 only" in text
+    assert "rollout from an upload" in text
+    assert "alias live now serves version 4 only" in text
+
+    # And it ends by writing the report of both rollouts, and says where
+    folder = Path(text.split("open the .html): ")[1].split()[0])
+    assert len(list(folder.glob("*.png"))) == len(list(folder.glob("*.html"))) >= 2

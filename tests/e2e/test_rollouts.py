@@ -166,7 +166,7 @@ def test_invalid_input_fails_in_prepare_and_leaves_the_alias_untouched(
     assert result["error"] == "InvalidInput"
     assert result["cause"].startswith(f"{field}: ")
     assert "Fix: " in result["cause"]
-    assert rollout.states_entered(execution) == ["Prepare", "Revert", "RolledBack"]
+    assert rollout.states_entered(execution) == ["Source", "Prepare", "Revert", "RolledBack"]
     assert rollout.revision() == before
     assert rollout.routing() == ("1", {})
 

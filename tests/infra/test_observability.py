@@ -34,13 +34,16 @@ def test_every_function_is_traced_and_configured_alike(template: Template) -> No
         assert props["TracingConfig"] == {"Mode": "Active"}
         assert props["Runtime"] == "python3.13"
         assert props["Architectures"] == ["arm64"]
-        assert props["MemorySize"] == 256
-        assert props["Timeout"] == (60 if "prepare" in props["Handler"] else 30)
-        assert props["Environment"]["Variables"] == {
+        # UpdateCode downloads and checks a zip of up to 250 MB.
+        sizes = {"prepare": (256, 60), "update_code": (1024, 120)}
+        module = props["Handler"].split(".")[-2]
+        assert (props["MemorySize"], props["Timeout"]) == sizes.get(module, (256, 30))
+        powertools = {
             "POWERTOOLS_SERVICE_NAME": "trafficshift",
             "POWERTOOLS_LOG_LEVEL": "INFO",
             "POWERTOOLS_METRICS_NAMESPACE": "TrafficShift",
         }
+        assert props["Environment"]["Variables"].items() >= powertools.items()
         assert "LogGroup" in props["LoggingConfig"]["LogGroup"]["Ref"]
     assert handlers == set(HANDLERS.values())
 

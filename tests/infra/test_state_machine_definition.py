@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-TASKS = ["Prepare", "SetWeight", "Check", "Promote", "Revert"]
+TASKS = ["Prepare", "SetWeight", "Check", "Promote", "Revert", "UpdateCode", "PublishArtifact"]
 
 
 def _states(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -17,8 +17,13 @@ def _states(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def test_state_names_are_exactly_the_contract(definition: dict[str, Any]) -> None:
     # Given the synthesized definition / Then the states are the ones the handlers expect
-    assert definition["StartAt"] == "Prepare"
+    assert definition["StartAt"] == "Source"
     assert {name: state["Type"] for name, state in _states(definition).items()} == {
+        "Source": "Choice",
+        "UpdateCode": "Task",
+        "WaitForCode": "Wait",
+        "PublishArtifact": "Task",
+        "CodePublished": "Choice",
         "Prepare": "Task",
         "SetWeight": "Task",
         "Bake": "Wait",
@@ -117,7 +122,9 @@ def _retry(state: dict[str, Any], error: str) -> dict[str, Any]:
     return retry
 
 
-@pytest.mark.parametrize("task", ["Prepare", "SetWeight", "Check", "Promote"])
+@pytest.mark.parametrize(
+    "task", ["Prepare", "SetWeight", "Check", "Promote", "UpdateCode", "PublishArtifact"]
+)
 def test_tasks_retry_throttling_with_jitter_then_revert(
     definition: dict[str, Any], task: str
 ) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -182,19 +182,7 @@ def preflight(
             "dead-letter targets; Lambda routes one alias only to versions that share it",
             "publish the new version with the stable version's dead-letter configuration",
         )
-    for index, name in enumerate(request.alarms):
-        found = alarms.get(name)
-        if found is None:
-            raise InvalidInput(
-                f"alarms[{index}]",
-                f"no CloudWatch alarm is named {name!r} in this account and region",
-                "create the alarm first, or fix the name (names are case-sensitive)",
-            )
-        if found.state == "ALARM":
-            raise PreflightFailed(
-                f"alarm {name} is already in ALARM ({found.reason or 'no reason given'}); "
-                "a rollout judged by it could not tell the new version's health"
-            )
+    check_alarms(request.alarms, alarms)
     steps = list(parsed.plan)
     return RolloutState(
         deployment=Deployment(
@@ -211,6 +199,26 @@ def preflight(
         ),
         cursor=Cursor(revision_id=alias.revision_id),
     )
+
+
+def check_alarms(names: Sequence[str], alarms: Mapping[str, AlarmState]) -> None:
+    """Refuse a named alarm that does not exist or is already firing.
+
+    Prepare runs this before it publishes a version too, so such a refusal leaves none behind.
+    """
+    for index, name in enumerate(names):
+        found = alarms.get(name)
+        if found is None:
+            raise InvalidInput(
+                f"alarms[{index}]",
+                f"no CloudWatch alarm is named {name!r} in this account and region",
+                "create the alarm first, or fix the name (names are case-sensitive)",
+            )
+        if found.state == "ALARM":
+            raise PreflightFailed(
+                f"alarm {name} is already in ALARM ({found.reason or 'no reason given'}); "
+                "a rollout judged by it could not tell the new version's health"
+            )
 
 
 # --- SetWeight ---------------------------------------------------------------------------

@@ -2,19 +2,42 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from typing import TYPE_CHECKING, Any
 
 from rollout import usecases
 from rollout.adapters.alarms import Alarms
-from rollout.handlers._runtime import CORRELATION_ID_PATH, logger, now, tracer
+from rollout.handlers._runtime import (
+    CORRELATION_ID_PATH,
+    STEP_DURATION,
+    log_deployment_keys,
+    log_metrics,
+    logger,
+    now,
+    seconds,
+    tracer,
+)
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+# The decisions that end a step whose bake completed (a failing step is counted by Revert).
+STEP_ENDED = frozenset({"advance", "promote"})
 
 
-@logger.inject_lambda_context(correlation_id_path=CORRELATION_ID_PATH)
+@logger.inject_lambda_context(correlation_id_path=CORRELATION_ID_PATH, clear_state=True)
 @tracer.capture_lambda_handler
+@log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    state = usecases.check(event, alarms=Alarms(), now=now())
+    log_deployment_keys(event)
+    checked_at = now()
+    state = usecases.check(event, alarms=Alarms(), now=checked_at)
     cursor = state["cursor"]
+    if cursor["decision"] in STEP_ENDED:
+        seconds(
+            STEP_DURATION,
+            checked_at - cursor["stepStartedAt"],
+            step=cursor["stepIndex"] + 1,
+            weightPercent=cursor["weightPercent"],
+        )
     logger.info("checked", extra={"decision": cursor["decision"], "reason": cursor["reason"]})
     return state

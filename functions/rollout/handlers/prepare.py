@@ -3,35 +3,55 @@
 from __future__ import annotations
 
 import os
-from typing import Any
-
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from typing import TYPE_CHECKING, Any
 
 from rollout import usecases
 from rollout.adapters.alarms import Alarms
 from rollout.adapters.lambda_functions import LambdaFunctions
-from rollout.handlers._runtime import CORRELATION_ID_PATH, logger, now, tracer
+from rollout.handlers._runtime import (
+    CORRELATION_ID_PATH,
+    ROLLOUTS_STARTED,
+    count,
+    log_deployment_keys,
+    log_metrics,
+    logger,
+    now,
+    tracer,
+)
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
-@logger.inject_lambda_context(correlation_id_path=CORRELATION_ID_PATH)
+@logger.inject_lambda_context(correlation_id_path=CORRELATION_ID_PATH, clear_state=True)
 @tracer.capture_lambda_handler
+@log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    log_deployment_keys(event)
     state = usecases.prepare(
         event,
         functions=LambdaFunctions(),
         alarms=Alarms(),
         now=now(),
         region=os.environ.get("AWS_REGION"),
+        # Our own ARN, arn:<partition>:lambda:<region>:<account>:function:<name>, tells
+        # which account and partition a function ARN in the input must be in.
+        partition=_arn_part(context, 1),
+        account=_arn_part(context, 4),
     )
     d = state["deployment"]
+    count(ROLLOUTS_STARTED, function=d["functionName"], alias=d["alias"])
     logger.info(
         "deployment prepared",
         extra={
-            "function": d["functionName"],
-            "alias": d["alias"],
             "stable": d["stableVersion"],
             "target": d["targetVersion"],
             "plan": d["plan"],
         },
     )
     return state
+
+
+def _arn_part(context: LambdaContext, index: int) -> str | None:
+    parts = str(getattr(context, "invoked_function_arn", "") or "").split(":")
+    return (parts[index] or None) if len(parts) >= 7 else None

@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from typing import TYPE_CHECKING, Any
 
 from rollout import usecases
 from rollout.adapters.lambda_functions import LambdaFunctions
-from rollout.handlers._runtime import CORRELATION_ID_PATH, logger, now, tracer
+from rollout.handlers._runtime import (
+    CORRELATION_ID_PATH,
+    ROLLOUTS_PROMOTED,
+    count,
+    log_deployment_keys,
+    log_metrics,
+    logger,
+    now,
+    tracer,
+)
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
-@logger.inject_lambda_context(correlation_id_path=CORRELATION_ID_PATH)
+@logger.inject_lambda_context(correlation_id_path=CORRELATION_ID_PATH, clear_state=True)
 @tracer.capture_lambda_handler
+@log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    log_deployment_keys(event)
     outcome = usecases.promote(event, functions=LambdaFunctions(), now=now())
+    count(ROLLOUTS_PROMOTED, targetVersion=outcome["targetVersion"])
     logger.info("promoted", extra={"target": outcome["targetVersion"]})
     return outcome
