@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup demo serve test unit infra-tests emulator-tests e2e lint format typecheck synth bench clean pr
+.PHONY: setup demo serve test unit fuzz infra-tests emulator-tests e2e lint format typecheck synth bench clean pr
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -33,6 +33,10 @@ test: setup lint typecheck synth
 
 unit: setup
 	$(BIN)/pytest -q tests/unit
+
+## Hostile-input fuzzer (derandomized); TRAFFICSHIFT_FUZZ_SCALE=10 for ten times the inputs.
+fuzz: setup
+	$(BIN)/pytest -q tests/fuzz
 
 infra-tests: setup
 	$(BIN)/pytest -q tests/infra

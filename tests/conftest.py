@@ -26,3 +26,14 @@ os.environ.pop("AWS_PROFILE", None)
 @pytest.fixture
 def region() -> str:
     return "us-east-1"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print each `record_property("summary", ...)` of a passed test, e.g. the fuzz count.
+
+    Reports carry their properties from xdist's workers, so this works with -n too.
+    """
+    for report in terminalreporter.stats.get("passed", []):
+        for name, value in getattr(report, "user_properties", ()):
+            if name == "summary":
+                terminalreporter.write_line(str(value))

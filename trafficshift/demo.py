@@ -2,7 +2,9 @@
 
 1. a healthy canary (v1 -> v2) that promotes;
 2. a bad version (v2 -> v3, 40% of its requests fail) whose errors trip an alarm mid-rollout,
-   so the deployment reverts to v2.
+   so the deployment reverts to v2;
+3. a zip of new, healthy code uploaded to the artifact bucket: the upload alone starts the
+   rollout (v2 -> v4), which promotes.
 
 moto never evaluates CloudWatch alarms, so the demo plays CloudWatch's part: it reads the
 errors its simulated traffic observed and sets the alarm's state with SetAlarmState. The
@@ -133,15 +135,18 @@ def _run(console: Console, seed: int) -> int:
             bad_version = publish_version_with(lam, FUNCTION, error_rate=0.4)
             say(f"\npublished version {bad_version}: 40% of its requests fail")
             bad = _rollout(console, sfn, cloud.state_machine_arn, "bad-canary", bad_version)
+            uploaded = _upload_rollout(console, cloud, evaluator)
         finally:
             evaluator.stop()
             traffic.stop()
         _summary(console, lam, traffic)
-    ok = healthy == "SUCCEEDED" and bad == "FAILED"
+        _write_reports(console, sfn, cloud.state_machine_arn)
+    ok = healthy == "SUCCEEDED" and bad == "FAILED" and uploaded == "SUCCEEDED"
     say(
-        "[bold green]demo finished: one promotion, one revert[/bold green]"
+        "[bold green]demo finished: one promotion, one revert, one promotion from an "
+        "upload[/bold green]"
         if ok
-        else f"[bold red]demo did not go as planned: {healthy}, {bad}[/bold red]"
+        else f"[bold red]demo did not go as planned: {healthy}, {bad}, {uploaded}[/bold red]"
     )
     return 0 if ok else 1
 
@@ -162,6 +167,10 @@ def _rollout(console: Console, sfn: Any, state_machine_arn: str, name: str, vers
         name=f"{name}-{int(time.time())}",
         input=json.dumps(request),
     )["executionArn"]
+    return _follow(console, sfn, execution, started)
+
+
+def _follow(console: Console, sfn: Any, execution: str, started: float) -> str:
     status = "UNKNOWN"
     for item in follow(sfn, execution, poll_seconds=0.2, timeout_seconds=ROLLOUT_TIMEOUT_SECONDS):
         elapsed = time.monotonic() - started
@@ -191,3 +200,46 @@ def _summary(console: Console, lam: Any, traffic: Any) -> None:
         console.print(
             f"  version {version}: {counts['invocations']} requests, {counts['errors']} errors"
         )
+
+
+def _write_reports(console: Console, sfn: Any, state_machine_arn: str) -> None:
+    """The report (chart + page) of every rollout the demo ran, as `trafficshift report`."""
+    from trafficshift.report import load, write_report
+
+    out_dir = Path(tempfile.mkdtemp(prefix="trafficshift-demo-reports-"))
+    executions = sfn.list_executions(stateMachineArn=state_machine_arn)["executions"]
+    console.print(f"\n[bold]reports[/bold] (alias weight, decisions; open the .html): {out_dir}")
+    for execution in sorted(executions, key=lambda e: e["startDate"]):
+        files = write_report(load(sfn, execution["executionArn"]), out_dir)
+        console.print(f"  {execution['name']}: {files.png.name}, {files.html.name}")
+
+
+def _upload_rollout(console: Console, cloud: Any, evaluator: AlarmFromObservedErrors) -> str:
+    """Upload build 4 to the artifact bucket; the upload alone starts its rollout."""
+    from trafficshift.emulator.sample import sample_code_zip
+    from trafficshift.upload import execution_arn, upload_artifact
+
+    lam = cloud.client("lambda")
+    console.print(
+        f"\nwaiting {ALARM_WINDOW_SECONDS + 1} s for version 3's errors to leave the alarm's "
+        f"window, then setting {ALARM} back to OK"
+    )
+    time.sleep(ALARM_WINDOW_SECONDS + 1)
+    evaluator.reset()
+    # The bad version's ERROR_RATE is still $LATEST's configuration: the new build runs clean.
+    variables = lam.get_function_configuration(FunctionName=FUNCTION)["Environment"]["Variables"]
+    lam.update_function_configuration(
+        FunctionName=FUNCTION, Environment={"Variables": {**variables, "ERROR_RATE": "0"}}
+    )
+    lam.get_waiter("function_updated_v2").wait(FunctionName=FUNCTION)
+    path = Path(tempfile.mkdtemp(prefix="trafficshift-demo-")) / "build-4.zip"
+    path.write_bytes(sample_code_zip("4"))
+    manifest = {"strategy": STRATEGY, "alarms": [ALARM], "pollIntervalSeconds": 1}
+    started = time.monotonic()
+    uploaded = upload_artifact(cloud.client("s3"), cloud.artifact_bucket, path, FUNCTION, manifest)
+    console.print(
+        f"\n[bold]rollout from an upload[/bold]: s3://{uploaded['bucket']}/{uploaded['key']} "
+        f"(manifest {json.dumps(manifest)}) started execution {uploaded['executionName']}"
+    )
+    execution = execution_arn(cloud.state_machine_arn, uploaded["executionName"])
+    return _follow(console, cloud.client("stepfunctions"), execution, started)

@@ -164,6 +164,14 @@ class LocalCloud:
             raise RuntimeError("The deployed template has no state machine")
         return arn
 
+    @property
+    def artifact_bucket(self) -> str:
+        """The deployed artifact bucket: an upload to it starts a deployment."""
+        bucket = self.deployed.artifact_bucket
+        if not bucket:
+            raise RuntimeError("The deployed template has no bucket that sends EventBridge events")
+        return bucket
+
     def client(self, service: str, **kwargs: Any) -> Any:
         """A boto3 client for `service` in this cloud's region (kwargs go to boto3.client)."""
         kwargs.setdefault("region_name", self._region)

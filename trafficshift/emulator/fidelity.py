@@ -12,13 +12,16 @@ the reference); callers must branch on the error code, never on the text.
 
 from __future__ import annotations
 
+import base64
 import copy
 import datetime
+import hashlib
 import json
 import logging
 import random
 import re
 import threading
+import time
 import traceback
 import uuid
 from collections.abc import Callable, Mapping
@@ -37,8 +40,13 @@ from moto.awslambda.models import LambdaAlias, LambdaBackend, LambdaFunction, La
 from moto.awslambda.responses import LambdaResponse
 from moto.awslambda.utils import get_backend as lambda_backend
 from moto.awslambda_simple.models import LambdaSimpleBackend
-from moto.events.models import Rule
+from moto.events.models import Rule, events_backends
 from moto.stepfunctions.models import StateMachineInstance
+from moto.stepfunctions.parser.backend.execution import (
+    BaseExecutionWorkerCommunication,
+    Execution,
+)
+from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.stepfunctions.responses import get_backend as stepfunctions_backend
 
@@ -49,17 +57,21 @@ __all__ = [
     "ResourceConflictException",
     "delete_version_in_use",
     "event_rules_deliver_to_lambda_and_step_functions",
+    "execution_status_change_events",
     "function_revision_id",
+    "function_updates_take_time",
     "in_process_invoke",
     "install",
     "installed",
     "invoke_reads_Qualifier",
     "publish_version_guards",
     "seed_routing",
+    "set_update_duration",
     "start_execution_generates_name",
     "start_execution_while_others_exist",
     "uninstall",
     "update_alias_validates_like_aws",
+    "update_function_code_reads_S3ObjectVersion_and_RevisionId",
 ]
 
 logger = logging.getLogger(__name__)
@@ -659,6 +671,146 @@ def start_execution_while_others_exist() -> list[_Replacement]:
     return [_Replacement(StateMachineInstance, "__deepcopy__", build)]
 
 
+def update_function_code_reads_S3ObjectVersion_and_RevisionId() -> list[_Replacement]:
+    """UpdateFunctionCode deploys the S3 object version it names, guarded by RevisionId.
+
+    AWS: `S3ObjectVersion` picks the version of a versioned object (API_UpdateFunctionCode);
+    a version that does not exist -> InvalidParameterValueException "Error occurred while
+    GetObject. S3 Error Code: NoSuchVersion ...". `RevisionId` refuses the update with
+    PreconditionFailedException (412) if $LATEST changed since it was read.
+
+    moto: ignores both: it deploys the object's latest version, whatever was asked.
+    """
+
+    def build_set_code(original: Any) -> Any:
+        def _set_function_code(self: LambdaFunction, updated_spec: dict[str, Any]) -> None:
+            version_id = updated_spec.get("S3ObjectVersion")
+            versioned = None
+            if updated_spec is not self.code and version_id and "S3Bucket" in updated_spec:
+                from moto.s3.models import s3_backends
+
+                backend = s3_backends[self.account_id][self.partition]
+                try:
+                    versioned = backend.get_object(
+                        updated_spec["S3Bucket"], updated_spec["S3Key"], version_id=version_id
+                    )
+                except Exception:
+                    versioned = None
+                if versioned is None:
+                    raise InvalidParameterValueException(
+                        "Error occurred while GetObject. S3 Error Code: NoSuchVersion. S3 "
+                        "Error Message: The specified version does not exist."
+                    )
+            original(self, updated_spec)
+            if versioned is not None:
+                sha = hashlib.sha256(versioned.value)
+                self.code_bytes = versioned.value
+                self.code_size = versioned.size
+                self.code_sha_256 = base64.b64encode(sha.digest()).decode("utf-8")
+                self.code_digest = sha.hexdigest()
+
+        return _set_function_code
+
+    def build_update(original: Any) -> Any:
+        def update_function_code(self: LambdaResponse) -> Any:
+            function_name = unquote(self.path.rsplit("/", 2)[-2])
+            revision_id = _json_body(self).get("RevisionId")
+            with _control_plane_lock:
+                if revision_id:
+                    latest = self.backend.get_function(function_name)
+                    if revision_id != _revision_of(latest):
+                        raise PreconditionFailedException(_STALE_REVISION)
+                return original(self)
+
+        return update_function_code
+
+    return [
+        _Replacement(LambdaFunction, "_set_function_code", build_set_code),
+        _Replacement(LambdaResponse, "update_function_code", build_update),
+    ]
+
+
+_update_seconds = 0.0
+
+
+def set_update_duration(seconds: float) -> None:
+    """How long an update keeps a function `InProgress` (default 0: moto's instant updates).
+
+    AWS's updates take seconds (longer in a VPC); tests of code that must wait for them
+    set this, and get AWS's refusals while an update runs.
+    """
+    global _update_seconds
+    if seconds < 0:
+        raise ValueError("seconds must be >= 0")
+    _update_seconds = float(seconds)
+
+
+def _updating(fn: LambdaFunction) -> bool:
+    until: float = getattr(fn, "_ts_updating_until", 0.0)
+    return time.monotonic() < until
+
+
+def function_updates_take_time() -> list[_Replacement]:
+    """An update leaves the function `InProgress` for a while, and Lambda refuses changes then.
+
+    AWS: UpdateFunctionCode and UpdateFunctionConfiguration return `LastUpdateStatus:
+    InProgress`; until it is `Successful`, PublishVersion, UpdateFunctionCode and
+    UpdateFunctionConfiguration fail with ResourceConflictException "The operation cannot be
+    performed at this time. An update is in progress for resource: <arn>" (facts:
+    "Mid-update rules"; Lambda guide: functions-states).
+
+    moto: every update is done at once (`Successful`), so code that must wait for an
+    update is never exercised. Here the update lasts :func:`set_update_duration` seconds
+    (0 by default, moto's behaviour); during it the function reports `InProgress` and the
+    three calls are refused as AWS refuses them.
+    """
+
+    def build_mark(original: Any) -> Any:
+        def changed(self: LambdaFunction, *args: Any, **kwargs: Any) -> Any:
+            if _update_seconds > 0:
+                setattr(self, "_ts_updating_until", time.monotonic() + _update_seconds)  # noqa: B010
+            return original(self, *args, **kwargs)
+
+        return changed
+
+    def build_configuration(original: Any) -> Any:
+        def get_configuration(self: LambdaFunction, on_create: bool = False) -> dict[str, Any]:
+            config: dict[str, Any] = original(self, on_create)
+            if not on_create and _updating(self):
+                config["LastUpdateStatus"] = "InProgress"
+                config["LastUpdateStatusReason"] = "The function is being updated."
+                config["LastUpdateStatusReasonCode"] = "Updating"
+            return config
+
+        return get_configuration
+
+    def build_refuse(path_index: int) -> Callable[[Any], Any]:
+        def build(original: Any) -> Any:
+            def refuse_while_updating(self: LambdaResponse) -> Any:
+                function_name = unquote(self.path.rsplit("/", path_index)[-path_index])
+                name, _ = _name_and_qualifier(function_name, None)
+                latest = self.backend.get_function(name)
+                if _updating(latest):
+                    raise ResourceConflictException(
+                        "The operation cannot be performed at this time. An update is in "
+                        f"progress for resource: {latest.function_arn}"
+                    )
+                return original(self)
+
+            return refuse_while_updating
+
+        return build
+
+    return [
+        _Replacement(LambdaFunction, "update_function_code", build_mark),
+        _Replacement(LambdaFunction, "update_configuration", build_mark),
+        _Replacement(LambdaFunction, "get_configuration", build_configuration),
+        _Replacement(LambdaResponse, "publish_version", build_refuse(2)),
+        _Replacement(LambdaResponse, "update_function_code", build_refuse(2)),
+        _Replacement(LambdaResponse, "update_function_configuration", build_refuse(2)),
+    ]
+
+
 def _target_input(rule: Rule, target: Mapping[str, Any], event: dict[str, Any]) -> Any:
     """What EventBridge sends to a target: Input, InputPath, InputTransformer or the event."""
     event = dict(event)
@@ -780,6 +932,95 @@ def event_rules_deliver_to_lambda_and_step_functions() -> list[_Replacement]:
 _OURS = (["lambda"], ["states"])
 
 
+def _epoch_ms(moment: Any) -> int | None:
+    return int(moment.timestamp() * 1000) if isinstance(moment, datetime.datetime) else None
+
+
+def _status_change_detail(execution: Execution, status: str) -> dict[str, Any]:
+    output = execution.output if status == "SUCCEEDED" else None
+    ended_badly = status in ("FAILED", "TIMED_OUT", "ABORTED")
+    return {
+        "executionArn": execution.exec_arn,
+        "stateMachineArn": execution.state_machine_arn,
+        "name": execution.name,
+        "status": status,
+        "startDate": _epoch_ms(execution.start_date),
+        "stopDate": None if status == "RUNNING" else _epoch_ms(execution.stop_date),
+        "input": json.dumps(execution.input_data, separators=(",", ":")),
+        "output": None if output is None else json.dumps(output, separators=(",", ":")),
+        "inputDetails": {"included": True},
+        "outputDetails": {"included": True} if output is not None else None,
+        "error": execution.error if ended_badly else None,
+        "cause": execution.cause if ended_badly else None,
+        "redriveCount": 0,
+        "redriveDate": None,
+        "redriveStatus": "REDRIVABLE" if ended_badly else "NOT_REDRIVABLE",
+        "stateMachineVersionArn": None,
+        "stateMachineAliasArn": None,
+    }
+
+
+def _emit_status_change(execution: Execution, status: str) -> None:
+    if str(getattr(execution.sm_type, "value", execution.sm_type)) != "STANDARD":
+        return  # Express executions send no status-change events
+    try:
+        backend = events_backends[execution.account_id][execution.region_name]
+        backend.put_events(
+            [
+                {
+                    "Source": "aws.states",
+                    "DetailType": "Step Functions Execution Status Change",
+                    "Detail": json.dumps(_status_change_detail(execution, status)),
+                    "Resources": [execution.exec_arn],
+                }
+            ]
+        )
+    except Exception:  # delivery is best-effort on AWS too; never break the interpreter
+        logger.warning("Could not send the status change of %s", execution.exec_arn, exc_info=True)
+
+
+def execution_status_change_events() -> list[_Replacement]:
+    """Standard executions send "Step Functions Execution Status Change" to the default bus.
+
+    AWS: every status change of a Standard workflow execution (RUNNING, SUCCEEDED, FAILED,
+    TIMED_OUT, ABORTED) is sent to the account's default EventBridge bus with source
+    `aws.states`, `resources` = [execution ARN], and a detail holding executionArn,
+    stateMachineArn, name, status, startDate/stopDate (epoch ms), input/output (JSON text),
+    error and cause; delivery is best-effort (EventBridge reference: events-ref-states;
+    facts: "StopExecution skips Catch handlers", cleanup needs a rule on this event).
+    Express executions send none.
+
+    moto: sends no event, so a rule on it never fires.
+
+    Here: the event is put on the default bus when an execution starts (before its
+    interpreter thread runs, so RUNNING always comes first) and when it ends (after its
+    status is final, so a target that calls DescribeExecution sees it); rules deliver it
+    like any other event.
+    """
+
+    def build_terminated(original: Any) -> Any:
+        def terminated(self: BaseExecutionWorkerCommunication) -> None:
+            original(self)
+            status = self.execution.exec_status
+            _emit_status_change(self.execution, str(getattr(status, "value", status)))
+
+        return terminated
+
+    def build_start(original: Any) -> Any:
+        def start(self: ExecutionWorker) -> None:
+            communication = self._execution_communication
+            if isinstance(communication, BaseExecutionWorkerCommunication):
+                _emit_status_change(communication.execution, "RUNNING")
+            original(self)
+
+        return start
+
+    return [
+        _Replacement(BaseExecutionWorkerCommunication, "terminated", build_terminated),
+        _Replacement(ExecutionWorker, "start", build_start),
+    ]
+
+
 PATCHES: tuple[Callable[[], list[_Replacement]], ...] = (
     in_process_invoke,
     invoke_reads_Qualifier,
@@ -789,7 +1030,10 @@ PATCHES: tuple[Callable[[], list[_Replacement]], ...] = (
     delete_version_in_use,
     start_execution_generates_name,
     start_execution_while_others_exist,
+    update_function_code_reads_S3ObjectVersion_and_RevisionId,
+    function_updates_take_time,
     event_rules_deliver_to_lambda_and_step_functions,
+    execution_status_change_events,
 )
 
 _install_lock = threading.Lock()

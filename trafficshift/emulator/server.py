@@ -39,10 +39,13 @@ class RunningServer:
     _saved_moto_port: str | None = field(default=None, repr=False)
 
     def info(self) -> dict[str, str]:
-        """What `serve()` prints: endpointUrl, region and (if deployed) stateMachineArn."""
+        """What `serve()` prints: endpointUrl, region and (if deployed) stateMachineArn and
+        artifactBucket."""
         info = {"endpointUrl": self.endpoint_url, "region": self.cloud.region}
         with contextlib.suppress(RuntimeError):  # nothing deployed
             info["stateMachineArn"] = self.cloud.state_machine_arn
+        with contextlib.suppress(RuntimeError):
+            info["artifactBucket"] = self.cloud.artifact_bucket
         return info
 
     def stop(self) -> None:

@@ -71,6 +71,8 @@ class DeployedControlPlane:
     function_names: dict[str, str]  # logical id -> function name
     resources: dict[str, DeployedResource]
     state_machine_arns: dict[str, str] = field(default_factory=dict)  # logical id -> ARN
+    # The bucket whose uploads go to EventBridge (the control plane's artifact bucket).
+    artifact_bucket: str = ""
 
 
 def physical_name(logical_id: str, *, prefix: str = STACK_NAME, max_length: int = 64) -> str:
@@ -679,9 +681,18 @@ def load_template(
     if state_machine is not None and state_machine not in machines:
         raise TemplateError(f"No state machine '{state_machine}' in {sorted(machines)}")
     chosen = state_machine or next(iter(machines), None)
+    event_buckets = [
+        deployed[logical_id].physical_id
+        for logical_id, resource in resources.items()
+        if logical_id in deployed
+        and resource.get("Type") == "AWS::S3::Bucket"
+        and "EventBridgeConfiguration"
+        in ((resource.get("Properties") or {}).get("NotificationConfiguration") or {})
+    ]
     return DeployedControlPlane(
         state_machine_arn=machines[chosen] if chosen else "",
         function_names=function_names,
         resources=deployed,
         state_machine_arns=machines,
+        artifact_bucket=event_buckets[0] if event_buckets else "",
     )
