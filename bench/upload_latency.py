@@ -39,7 +39,7 @@ def one_upload(cloud: Any, function: str, build: str, shifted: dict[str, float])
     sfn = cloud.client("stepfunctions")
     path = Path(tempfile.mkdtemp(prefix="trafficshift-bench-")) / f"build-{build}.zip"
     path.write_bytes(sample_code_zip(build))
-    manifest = {"strategy": STRATEGY, "pollIntervalSeconds": 1}
+    manifest = {"strategy": STRATEGY, "pollIntervalSeconds": 1, "analysis": {"enabled": False}}
 
     started = time.perf_counter()
     uploaded = upload_artifact(cloud.client("s3"), cloud.artifact_bucket, path, function, manifest)

@@ -13,16 +13,22 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from infra.artifacts import ArtifactBucket, UploadRules
 from infra.bundling import python_code_asset
+from rollout.adapters.ledger import table_definition
+from rollout.domain import ledger as ledger_domain
 from rollout.domain.artifact import Defaults, validate_defaults
 
 FUNCTIONS_DIR = Path(__file__).resolve().parent.parent / "functions"
@@ -40,12 +46,41 @@ HANDLERS: dict[str, str] = {
     "UpdateCode": "rollout.handlers.update_code.handler",
     "PublishArtifact": "rollout.handlers.publish_artifact.handler",
     "Trigger": "rollout.handlers.trigger.handler",
+    "Reconcile": "rollout.handlers.reconcile.handler",
 }
 TRIGGER = "Trigger"
-TASKS: tuple[str, ...] = tuple(name for name in HANDLERS if name != TRIGGER)
+RECONCILE = "Reconcile"
+TASKS: tuple[str, ...] = tuple(name for name in HANDLERS if name not in (TRIGGER, RECONCILE))
 # (memory MB, timeout s) where the default (256, 30) does not fit: UpdateCode downloads
 # and checks a zip of up to 250 MB.
-_SIZES: dict[str, tuple[int, int]] = {"Prepare": (256, 60), "UpdateCode": (1024, 120)}
+_SIZES: dict[str, tuple[int, int]] = {
+    "Prepare": (256, 60),
+    "UpdateCode": (1024, 120),
+    # A sweep reconciles every abandoned deployment it finds, one after the other.
+    "Reconcile": (256, 300),
+}
+# The ledger actions each function needs, on the table (and the Open index for the sweep).
+_LEDGER_ACTIONS: dict[str, list[str]] = {
+    # acquire the lock (conditional put; reads the holder), record the start
+    "Prepare": ["dynamodb:PutItem", "dynamodb:GetItem"],
+    # record the step
+    "SetWeight": ["dynamodb:PutItem"],
+    # read and renew the lease, read the signals
+    "Check": ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"],
+    # record the last step and the outcome, release the lock
+    "Promote": ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+    # and read who holds the lock, and record a refusal
+    "Revert": [
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+    ],
+    # read a deployment's record and the Open index, record outcomes, release locks
+    "Reconcile": ["dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+}
+# Step Functions sends these when an execution ends outside Revert (StopExecution, ...).
+RECONCILED_STATUSES = ("ABORTED", "TIMED_OUT", "FAILED")
 
 _SHIFT_ALIAS = ["lambda:GetAlias", "lambda:UpdateAlias"]
 _PREPARE_LAMBDA = [
@@ -61,6 +96,7 @@ THROTTLED = "Throttled"
 # Step Functions' own name for a throttled Invoke of one of our task functions.
 INVOKE_THROTTLED = "Lambda.TooManyRequestsException"
 FUNCTION_NOT_READY = "FunctionNotReady"
+ALIAS_BUSY = "AliasBusy"
 _UPDATE_CODE_LAMBDA = ["lambda:GetFunctionConfiguration", "lambda:UpdateFunctionCode"]
 _PUBLISH_ARTIFACT_LAMBDA = ["lambda:GetFunctionConfiguration", "lambda:PublishVersion"]
 
@@ -91,6 +127,9 @@ class TrafficShiftControlPlane(Construct):
         InProgress before the deployment gives up (nothing published). Default: 10 minutes.
     :param artifact_noncurrent_version_expiration: how long an overwritten or deleted
         artifact version is kept in the bucket. Default: 30 days.
+    :param notification_topic: an SNS topic that also receives every deployment event
+        (they always go to the default EventBridge bus, source ``trafficshift``).
+        Default: none.
     """
 
     def __init__(
@@ -107,6 +146,7 @@ class TrafficShiftControlPlane(Construct):
         default_poll_interval: Duration | None = None,
         code_update_timeout: Duration | None = None,
         artifact_noncurrent_version_expiration: Duration | None = None,
+        notification_topic: sns.ITopic | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         names = _validated_function_names(managed_function_names)
@@ -156,6 +196,11 @@ class TrafficShiftControlPlane(Construct):
             noncurrent_version_expiration=artifact_noncurrent_version_expiration,
         )
         self.artifact_bucket = self.artifacts.bucket
+        self.table = self._ledger_table()
+        self.notification_topic = notification_topic
+        ledger_env = {"TABLE_NAME": self.table.table_name, "EVENT_BUS_NAME": "default"}
+        if notification_topic is not None:
+            ledger_env["SNS_TOPIC_ARN"] = notification_topic.topic_arn
         timeout_env = {"TRAFFICSHIFT_CODE_UPDATE_TIMEOUT_SECONDS": str(update_timeout)}
         environment: dict[str, dict[str, str]] = {
             "UpdateCode": {
@@ -178,7 +223,10 @@ class TrafficShiftControlPlane(Construct):
                 code=code,
                 architecture=architecture,
                 retention=log_retention,
-                environment=environment.get(name, {}),
+                environment={
+                    **(ledger_env if name in _LEDGER_ACTIONS else {}),
+                    **environment.get(name, {}),
+                },
             )
             for name, handler in HANDLERS.items()
         }
@@ -208,6 +256,80 @@ class TrafficShiftControlPlane(Construct):
         self.state_machine.grant_start_execution(trigger)
         self.upload_rules = UploadRules(
             self, "UploadRules", bucket=self.artifact_bucket, trigger=trigger
+        )
+        self._reconciler()
+
+    # -- ledger and reconciler ---------------------------------------------------------
+
+    def _ledger_table(self) -> dynamodb.Table:
+        """The lock, history and signals table: the schema of `Ledger.table_definition`."""
+        schema = table_definition("ledger")
+        keys = {k["KeyType"]: k["AttributeName"] for k in schema["KeySchema"]}
+
+        def string(name: str) -> dynamodb.Attribute:
+            return dynamodb.Attribute(name=name, type=dynamodb.AttributeType.STRING)
+
+        table = dynamodb.Table(
+            self,
+            "Ledger",
+            partition_key=string(keys["HASH"]),
+            sort_key=string(keys["RANGE"]),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            time_to_live_attribute="expiresAt",
+            # The deployment history outlives the stack.
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        for index in schema["GlobalSecondaryIndexes"]:
+            index_keys = {k["KeyType"]: k["AttributeName"] for k in index["KeySchema"]}
+            table.add_global_secondary_index(
+                index_name=index["IndexName"],
+                partition_key=string(index_keys["HASH"]),
+                sort_key=string(index_keys["RANGE"]),
+                projection_type=dynamodb.ProjectionType.INCLUDE,
+                non_key_attributes=index["Projection"]["NonKeyAttributes"],
+            )
+        return table
+
+    def _reconciler(self) -> None:
+        """Restore what ended executions left shifted: on their status change, and every
+        5 minutes (EventBridge delivers Step Functions events best-effort)."""
+        reconcile = self.functions[RECONCILE]
+        reconcile.add_environment("STATE_MACHINE_ARN", self.state_machine.state_machine_arn)
+        self.reconcile_policy = iam.Policy(
+            self,
+            "ReconcileExecutionsPolicy",
+            roles=[_role_of(reconcile)],
+            statements=[
+                iam.PolicyStatement(
+                    actions=["states:DescribeExecution"], resources=[self.execution_arn_pattern]
+                )
+            ],
+        )
+        target = targets.LambdaFunction(reconcile, retry_attempts=4)
+        self.execution_ended_rule = events.Rule(
+            self,
+            "ExecutionEndedRule",
+            description="trafficshift: reconcile executions that ended outside Revert",
+            event_pattern=events.EventPattern(
+                source=["aws.states"],
+                detail_type=["Step Functions Execution Status Change"],
+                detail={
+                    "status": list(RECONCILED_STATUSES),
+                    "stateMachineArn": [self.state_machine.state_machine_arn],
+                },
+            ),
+            targets=[target],
+        )
+        self.sweep_rule = events.Rule(
+            self,
+            "SweepRule",
+            description="trafficshift: sweep aliases whose rollout no longer runs",
+            schedule=events.Schedule.rate(Duration.minutes(5)),
+            targets=[target],
         )
 
     # -- functions -------------------------------------------------------------------
@@ -268,7 +390,21 @@ class TrafficShiftControlPlane(Construct):
         allow("Check", *describe_alarms)
         # GetMetricData has no resource-level permissions: "*" is the only valid resource.
         allow("Check", ["cloudwatch:GetMetricData"], ["*"])
+        # Prepare reads the alias's recent traffic for the detectability estimate.
+        allow("Prepare", ["cloudwatch:GetMetricData"], ["*"])
         allow("UpdateCode", _UPDATE_CODE_LAMBDA, self.managed_function_arns)
+        # The reconciler restores aliases as Revert does.
+        allow(RECONCILE, _SHIFT_ALIAS, self.managed_function_arns)
+        table_arn = self.table.table_arn
+        open_index = f"{table_arn}/index/{ledger_domain.OPEN_INDEX}"
+        self.default_bus_arn: str = Stack.of(self).format_arn(
+            service="events", resource="event-bus", resource_name="default"
+        )
+        for name, actions in _LEDGER_ACTIONS.items():
+            allow(name, actions, [open_index, table_arn] if name == RECONCILE else [table_arn])
+            allow(name, ["events:PutEvents"], [self.default_bus_arn])
+            if self.notification_topic is not None:
+                self.notification_topic.grant_publish(_role_of(self.functions[name]))
         allow("PublishArtifact", _PUBLISH_ARTIFACT_LAMBDA, self.managed_function_arns)
 
     def _grant_artifact_access(self) -> None:
@@ -386,6 +522,16 @@ class TrafficShiftControlPlane(Construct):
             max_delay=Duration.seconds(30),
             jitter_strategy=sfn.JitterType.FULL,
         )
+        # "onBusy": "wait": another rollout holds the alias; wait for it, bounded (about
+        # 35 minutes), then the refusal stands and names the holder.
+        prepare.add_retry(
+            errors=[ALIAS_BUSY],
+            interval=Duration.seconds(5),
+            max_attempts=40,
+            backoff_rate=1.5,
+            max_delay=Duration.seconds(60),
+            jitter_strategy=sfn.JitterType.FULL,
+        )
         caught(prepare)
 
         # An upload: replace the code, wait until Lambda has applied it (a Wait loop, never a
@@ -445,6 +591,12 @@ class TrafficShiftControlPlane(Construct):
         set_weight.next(bake)
         prepare.next(set_weight)
         return source
+
+
+def _role_of(function: lambda_.Function) -> iam.IRole:
+    role = function.role
+    assert role is not None  # set in _function
+    return role
 
 
 def _validated_function_names(names: Sequence[str]) -> tuple[str, ...]:

@@ -46,10 +46,11 @@ def acknowledge_control_plane(control_plane: TrafficShiftControlPlane) -> None:
         )
         role = _role(function.role)
         star = _XRAY
-        if task == "Check":
+        if task in ("Check", "Prepare"):
             star += (
                 " cloudwatch:GetMetricData likewise supports only '*' (it reads the "
-                "per-version AWS/Lambda metrics of the function being shifted)."
+                "AWS/Lambda metrics of the alias being shifted: per version in Check, the "
+                "recent traffic for the detectability estimate in Prepare)."
             )
         _acknowledge(role, f"{IAM5}[Resource::*]", star)
         if task in ("Prepare", "Check"):
@@ -60,7 +61,15 @@ def acknowledge_control_plane(control_plane: TrafficShiftControlPlane) -> None:
                 "cloudwatch:DescribeAlarms is scoped to this account's and region's alarms, "
                 "not to names known at deploy time. Read-only.",
             )
-        if task in ("Prepare", "SetWeight", "Promote", "Revert", "UpdateCode", "PublishArtifact"):
+        if task in (
+            "Prepare",
+            "SetWeight",
+            "Promote",
+            "Revert",
+            "UpdateCode",
+            "PublishArtifact",
+            "Reconcile",
+        ):
             for arn, rendered in managed:
                 qualified = arn.endswith(":*")
                 _acknowledge(
@@ -91,6 +100,14 @@ def acknowledge_control_plane(control_plane: TrafficShiftControlPlane) -> None:
         "UpdateCode refuses an upload while a rollout of the same function runs: "
         "states:DescribeExecution on the executions of this control plane's own state "
         "machine, whose names are made per upload. Read-only.",
+    )
+
+    _acknowledge(
+        control_plane.reconcile_policy,
+        f"{IAM5}[Resource::{nag_resource(stack, control_plane.execution_arn_pattern)}]",
+        "The reconciler asks whether an execution it found in the ledger still runs: "
+        "states:DescribeExecution on the executions of this control plane's own state "
+        "machine, whose names are chosen per start. Read-only.",
     )
 
     state_machine_role = _role(control_plane.state_machine.role)

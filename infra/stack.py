@@ -56,6 +56,12 @@ class TrafficShiftStack(Stack):
         )
         CfnOutput(
             self,
+            "LedgerTableName",
+            value=self.control_plane.table.table_name,
+            description="The ledger: per-alias locks, deployment history, operator signals",
+        )
+        CfnOutput(
+            self,
             "DashboardUrl",
             value=self.dashboard.url,
             description="The control plane's CloudWatch dashboard",

@@ -282,6 +282,13 @@ def start(
     alarm: Annotated[
         list[str] | None, typer.Option("--alarm", help="A CloudWatch alarm to watch (repeat).")
     ] = None,
+    analysis: Annotated[
+        bool | None,
+        typer.Option(
+            "--analysis/--no-analysis",
+            help="Version-versus-version analysis (on by default; off = alarms only).",
+        ),
+    ] = None,
     poll_interval: Annotated[
         int | None, typer.Option("--poll-interval", min=1, help="pollIntervalSeconds.")
     ] = None,
@@ -312,6 +319,8 @@ def start(
         "pollIntervalSeconds": poll_interval,
     }
     body.update({key: value for key, value in flags.items() if value is not None})
+    if analysis is False:
+        body["analysis"] = {"enabled": False}
     if version is not None:
         body.pop("publish", None)
     elif publish:

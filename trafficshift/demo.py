@@ -1,23 +1,21 @@
-"""`trafficshift local demo`: two real rollouts on the local emulator, shown live.
+"""`trafficshift local demo`: three real rollouts on the local emulator, shown live.
 
 1. a healthy canary (v1 -> v2) that promotes;
-2. a bad version (v2 -> v3, 40% of its requests fail) whose errors trip an alarm mid-rollout,
-   so the deployment reverts to v2;
+2. a bad version (v2 -> v3, 40% of its requests fail) that the version-versus-version
+   analysis catches on its own, with no alarm configured, so the deployment reverts to v2;
 3. a zip of new, healthy code uploaded to the artifact bucket: the upload alone starts the
    rollout (v2 -> v4), which promotes.
 
-moto never evaluates CloudWatch alarms, so the demo plays CloudWatch's part: it reads the
-errors its simulated traffic observed and sets the alarm's state with SetAlarmState. The
-demo says so when it does.
+Simulated traffic invokes the alias throughout and publishes the per-version AWS/Lambda
+metrics that Lambda would (moto publishes none); the Check task reads them with
+GetMetricData, exactly as on AWS.
 """
 
 from __future__ import annotations
 
 import json
 import tempfile
-import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,62 +26,20 @@ from trafficshift.progress import follow
 
 FUNCTION = "orders-api"
 ALIAS = "live"
-ALARM = "orders-api-live-errors"
 STRATEGY = {
     "type": "steps",
-    "steps": [{"percent": 10, "bakeSeconds": 6}, {"percent": 50, "bakeSeconds": 6}],
+    "steps": [{"percent": 20, "bakeSeconds": 6}, {"percent": 50, "bakeSeconds": 6}],
 }
-ALARM_WINDOW_SECONDS = 4
-ALARM_ERROR_RATE = 0.02  # alias-wide: 2% of requests failing in the window
+# Tuned for a demo that should take seconds: fewer requests before a step may pass, a
+# larger regression to catch and a short extension than the AWS defaults.
+ANALYSIS = {
+    "minInvocations": 40,
+    "minLatencyInvocations": 40,
+    "maxErrorRateIncrease": 0.05,
+    "maxExtensionSeconds": 20,
+}
+TRAFFIC_PER_SECOND = 40
 ROLLOUT_TIMEOUT_SECONDS = 60
-
-
-class AlarmFromObservedErrors:
-    """Stands in for CloudWatch's alarm evaluation, which moto does not do.
-
-    Every second it computes the alias-wide error rate that the traffic generator observed
-    over the last few seconds and, above the threshold, sets the alarm to ALARM.
-    """
-
-    def __init__(
-        self,
-        cloudwatch: Any,
-        error_rate: Callable[[float], tuple[int, int]],
-        say: Callable[[str], None],
-    ) -> None:
-        self._cw = cloudwatch
-        self._error_rate = error_rate
-        self._say = say
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="alarm-evaluator", daemon=True)
-        self.fired = False
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-    def reset(self) -> None:
-        self.fired = False
-        self._cw.set_alarm_state(AlarmName=ALARM, StateValue="OK", StateReason="demo reset")
-
-    def _run(self) -> None:
-        while not self._stop.wait(1.0):
-            errors, total = self._error_rate(ALARM_WINDOW_SECONDS)
-            if self.fired or total < 20 or errors / total < ALARM_ERROR_RATE:
-                continue
-            reason = (
-                f"{errors} of {total} requests on {FUNCTION}:{ALIAS} failed in the last "
-                f"{ALARM_WINDOW_SECONDS} s"
-            )
-            self._cw.set_alarm_state(AlarmName=ALARM, StateValue="ALARM", StateReason=reason)
-            self.fired = True
-            self._say(
-                f"[magenta]emulator: moto does not evaluate alarms; the demo set {ALARM} "
-                f"to ALARM from the errors it observed ({reason})[/magenta]"
-            )
 
 
 def run_demo(console: Console, *, seed: int = 7) -> int:
@@ -110,34 +66,21 @@ def _run(console: Console, seed: int) -> int:
         lam, cw = cloud.client("lambda"), cloud.client("cloudwatch")
         sfn = cloud.client("stepfunctions")
         create_sample_function(lam, name=FUNCTION, alias=ALIAS)
-        cw.put_metric_alarm(
-            AlarmName=ALARM,
-            Namespace="AWS/Lambda",
-            MetricName="Errors",
-            Dimensions=[
-                {"Name": "FunctionName", "Value": FUNCTION},
-                {"Name": "Resource", "Value": f"{FUNCTION}:{ALIAS}"},
-            ],
-            Statistic="Sum",
-            Period=60,
-            EvaluationPeriods=1,
-            Threshold=5,
-            ComparisonOperator="GreaterThanOrEqualToThreshold",
-            TreatMissingData="notBreaching",
+        say(
+            f"sample function {FUNCTION}: versions 1 and 2, alias {ALIAS} -> 1; "
+            f"{TRAFFIC_PER_SECOND} requests/s through the alias; no alarms"
         )
-        say(f"sample function {FUNCTION}: versions 1 and 2, alias {ALIAS} -> 1; alarm {ALARM}")
-        traffic = TrafficGenerator(lam, cw, FUNCTION, ALIAS, rate_per_second=40, seed=seed)
-        evaluator = AlarmFromObservedErrors(cw, lambda w: _alias_errors(traffic, w), say)
+        traffic = TrafficGenerator(
+            lam, cw, FUNCTION, ALIAS, rate_per_second=TRAFFIC_PER_SECOND, seed=seed
+        )
         traffic.start()
-        evaluator.start()
         try:
             healthy = _rollout(console, sfn, cloud.state_machine_arn, "healthy-canary", "2")
             bad_version = publish_version_with(lam, FUNCTION, error_rate=0.4)
             say(f"\npublished version {bad_version}: 40% of its requests fail")
             bad = _rollout(console, sfn, cloud.state_machine_arn, "bad-canary", bad_version)
-            uploaded = _upload_rollout(console, cloud, evaluator)
+            uploaded = _upload_rollout(console, cloud)
         finally:
-            evaluator.stop()
             traffic.stop()
         _summary(console, lam, traffic)
         _write_reports(console, sfn, cloud.state_machine_arn)
@@ -157,7 +100,7 @@ def _rollout(console: Console, sfn: Any, state_machine_arn: str, name: str, vers
         "alias": ALIAS,
         "targetVersion": version,
         "strategy": STRATEGY,
-        "alarms": [ALARM],
+        "analysis": ANALYSIS,
         "pollIntervalSeconds": 1,
     }
     console.print(f"\n[bold]rollout {name}[/bold]: {json.dumps(request)}")
@@ -185,10 +128,6 @@ def _follow(console: Console, sfn: Any, execution: str, started: float) -> str:
     return status
 
 
-def _alias_errors(traffic: Any, window_seconds: float) -> tuple[int, int]:
-    return traffic.recent_totals(window_seconds)
-
-
 def _summary(console: Console, lam: Any, traffic: Any) -> None:
     alias = lam.get_alias(FunctionName=FUNCTION, Name=ALIAS)
     routing = (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
@@ -214,18 +153,12 @@ def _write_reports(console: Console, sfn: Any, state_machine_arn: str) -> None:
         console.print(f"  {execution['name']}: {files.png.name}, {files.html.name}")
 
 
-def _upload_rollout(console: Console, cloud: Any, evaluator: AlarmFromObservedErrors) -> str:
+def _upload_rollout(console: Console, cloud: Any) -> str:
     """Upload build 4 to the artifact bucket; the upload alone starts its rollout."""
     from trafficshift.emulator.sample import sample_code_zip
     from trafficshift.upload import execution_arn, upload_artifact
 
     lam = cloud.client("lambda")
-    console.print(
-        f"\nwaiting {ALARM_WINDOW_SECONDS + 1} s for version 3's errors to leave the alarm's "
-        f"window, then setting {ALARM} back to OK"
-    )
-    time.sleep(ALARM_WINDOW_SECONDS + 1)
-    evaluator.reset()
     # The bad version's ERROR_RATE is still $LATEST's configuration: the new build runs clean.
     variables = lam.get_function_configuration(FunctionName=FUNCTION)["Environment"]["Variables"]
     lam.update_function_configuration(
@@ -234,7 +167,7 @@ def _upload_rollout(console: Console, cloud: Any, evaluator: AlarmFromObservedEr
     lam.get_waiter("function_updated_v2").wait(FunctionName=FUNCTION)
     path = Path(tempfile.mkdtemp(prefix="trafficshift-demo-")) / "build-4.zip"
     path.write_bytes(sample_code_zip("4"))
-    manifest = {"strategy": STRATEGY, "alarms": [ALARM], "pollIntervalSeconds": 1}
+    manifest = {"strategy": STRATEGY, "analysis": ANALYSIS, "pollIntervalSeconds": 1}
     started = time.monotonic()
     uploaded = upload_artifact(cloud.client("s3"), cloud.artifact_bucket, path, FUNCTION, manifest)
     console.print(

@@ -9,18 +9,33 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+from rollout.domain import analysis as stats
+from rollout.domain import ledger as ledger_domain
 from rollout.domain import rollout as domain
-from rollout.domain.errors import FunctionNotReady, InvalidInput, NotFound, PreflightFailed
+from rollout.domain.errors import (
+    FunctionNotReady,
+    InvalidInput,
+    LeaseLost,
+    NotFound,
+    PreflightFailed,
+)
+from rollout.domain.events import DeploymentEvent, DetailType, event_for
+from rollout.domain.ledger import LockItem, LockResult, Outcome, Signal
+from rollout.domain.reconcile import identity_from_input
 from rollout.domain.request import parse_request
 from rollout.domain.rollout import (
     AlarmState,
     AliasSnapshot,
+    AnalysisView,
     Failure,
     Health,
+    OperatorDirective,
     RevertAction,
     RolloutState,
+    StepRecord,
     VersionInfo,
 )
+from rollout.domain.strategies import effective_poll_interval
 
 
 class FunctionsPort(Protocol):
@@ -38,8 +53,60 @@ class FunctionsPort(Protocol):
     ) -> AliasSnapshot: ...
 
 
+class LedgerPort(Protocol):
+    """The ledger table (see adapters.ledger.Ledger): lock, history, operator signals."""
+
+    def acquire_lock(
+        self, function_name: str, alias: str, execution: str, lease_seconds: int, now: float
+    ) -> LockResult: ...
+    def renew_lock(
+        self, function_name: str, alias: str, execution: str, lease_seconds: int, now: float
+    ) -> LockResult: ...
+    def release_lock(self, function_name: str, alias: str, execution: str) -> bool: ...
+    def lock(self, function_name: str, alias: str) -> LockItem | None: ...
+    def record_deployment_started(
+        self, deployment: domain.Deployment, request_input: Mapping[str, Any], now: float
+    ) -> bool: ...
+    def record_deployment_step(
+        self,
+        execution: str,
+        record: StepRecord,
+        now: float,
+        *,
+        numbers: Mapping[str, Any] | None = None,
+    ) -> None: ...
+    def record_deployment_outcome(
+        self,
+        execution: str,
+        outcome: Outcome,
+        reason: str,
+        now: float,
+        *,
+        details: Mapping[str, Any] | None = None,
+        function_name: str | None = None,
+        alias: str | None = None,
+    ) -> bool: ...
+    def signals(self, execution: str) -> list[Signal]: ...
+
+
+class EventsPort(Protocol):
+    """Deployment events (adapters.events.Events): never raises."""
+
+    def emit(self, event: DeploymentEvent) -> bool: ...
+
+
 class AlarmsPort(Protocol):
     def states(self, names: Sequence[str]) -> dict[str, AlarmState]: ...
+
+
+class MetricsPort(Protocol):
+    def per_version(
+        self, function_name: str, alias: str, versions: Sequence[str], start: float, end: float
+    ) -> dict[str, stats.VersionSample]: ...
+
+    def alias_traffic(
+        self, function_name: str, alias: str, start: float, end: float
+    ) -> tuple[int, int]: ...
 
 
 def prepare(
@@ -47,10 +114,13 @@ def prepare(
     *,
     functions: FunctionsPort,
     alarms: AlarmsPort,
+    ledger: LedgerPort,
+    events: EventsPort,
     now: float,
     region: str | None = None,
     account: str | None = None,
     partition: str | None = None,
+    metrics: MetricsPort | None = None,
 ) -> dict[str, Any]:
     """Validate, resolve the versions, run the pre-flight checks; shift nothing.
 
@@ -75,6 +145,10 @@ def prepare(
             f"the function is in {parsed.function_region} but this control plane runs in {region}",
             "deploy trafficshift in the function's region and start the deployment there",
         )
+    # --- ledger: the per-alias lock, before anything is read for, or published by, this run
+    execution = str(event.get("executionId", ""))
+    lock = _take_alias(parsed, ledger, execution, now)
+    # --- end ledger
     try:
         alias = functions.get_alias(name, request.alias)
     except NotFound:
@@ -115,7 +189,35 @@ def prepare(
         now=now,
         published=published,
     )
+    if metrics is not None:
+        state = state.model_copy(update={"preflight": detectability(state, metrics, now)})
+    # --- ledger: the history starts here; the event says so
+    raw_input = event.get("input")
+    ledger.record_deployment_started(
+        state.deployment, raw_input if isinstance(raw_input, Mapping) else {}, now
+    )
+    d = state.deployment
+    started = f"rolling {name}:{request.alias} out from version {d.stable_version}"
+    started += f" to version {d.target_version} in {len(d.plan)} steps"
+    if lock.previous_owner:
+        started += f" (took over the expired lock of {lock.previous_owner})"
+    events.emit(event_for(state.deployment, DetailType.STARTED, started, now))
+    # --- end ledger
     return state.wire()
+
+
+def _take_alias(parsed: Any, ledger: LedgerPort, execution: str, now: float) -> LockResult:
+    """Take the alias's lock, or refuse naming the execution that holds it (AliasBusy, which
+    the state machine retries with a bound, when the input says "onBusy": "wait")."""
+    request = parsed.request
+    poll = effective_poll_interval(list(parsed.plan), request.poll_interval_seconds)
+    lease = ledger_domain.lease_seconds_for(poll)
+    result = ledger.acquire_lock(parsed.function_name, request.alias, execution, lease, now)
+    if not result.acquired:
+        raise ledger_domain.busy_error(
+            result, parsed.function_name, request.alias, wait=request.on_busy == "wait"
+        )
+    return result
 
 
 def _missing_alias_or_function(functions: FunctionsPort, name: str, alias: str) -> InvalidInput:
@@ -135,7 +237,14 @@ def _missing_alias_or_function(functions: FunctionsPort, name: str, alias: str) 
     )
 
 
-def set_weight(event: Mapping[str, Any], *, functions: FunctionsPort, now: float) -> dict[str, Any]:
+def set_weight(
+    event: Mapping[str, Any],
+    *,
+    functions: FunctionsPort,
+    ledger: LedgerPort,
+    events: EventsPort,
+    now: float,
+) -> dict[str, Any]:
     state = RolloutState.model_validate(event["state"])
     index, primary, additional = domain.next_routing(state)
     d = state.deployment
@@ -146,17 +255,179 @@ def set_weight(event: Mapping[str, Any], *, functions: FunctionsPort, now: float
         additional=additional,
         revision_id=state.cursor.revision_id,
     )
-    return domain.begin_step(state, index, updated.revision_id, now).wire()
+    shifted = domain.begin_step(state, index, updated.revision_id, now)
+    # --- ledger: the step that ended (its last Check's decision) and the one that begins
+    if state.steps:
+        ledger.record_deployment_step(d.execution_id, state.steps[-1], now)
+    ledger.record_deployment_step(d.execution_id, shifted.steps[-1], now)
+    percent = shifted.cursor.weight_percent
+    events.emit(
+        event_for(
+            d,
+            DetailType.SHIFTED,
+            f"step {index + 1}/{len(d.plan)}: version {d.target_version} now takes {percent:g}%",
+            now,
+            weight_percent=percent,
+        )
+    )
+    # --- end ledger
+    return shifted.wire()
 
 
-def check(event: Mapping[str, Any], *, alarms: AlarmsPort, now: float) -> dict[str, Any]:
+def check(
+    event: Mapping[str, Any],
+    *,
+    alarms: AlarmsPort,
+    ledger: LedgerPort,
+    events: EventsPort,
+    now: float,
+    metrics: MetricsPort | None = None,
+) -> dict[str, Any]:
     state = RolloutState.model_validate(event["state"])
     names = state.deployment.alarms
-    health = Health(alarms=alarms.states(names) if names else {})
+    health = Health(
+        alarms=alarms.states(names) if names else {},
+        analysis=_analysis_view(state, metrics, now),
+        operator=_operator_view(state, ledger, events, now),
+    )
     return domain.judge(state, health, now).wire()
 
 
-def promote(event: Mapping[str, Any], *, functions: FunctionsPort, now: float) -> dict[str, Any]:
+def _operator_view(
+    state: RolloutState, ledger: LedgerPort, events: EventsPort, now: float
+) -> OperatorDirective:
+    """Keep the alias's lease, and fold the operator's signals into the Check's directive.
+
+    Renews the lock once half its lease is gone (one write every few polls); a lock that
+    another execution took over (ours expired) ends this rollout with LeaseLost, and Revert
+    then leaves the alias to its new owner. Emits Paused / Resumed on the transitions.
+    """
+    d, cursor = state.deployment, state.cursor
+    lease = ledger_domain.lease_seconds_for(d.poll_interval_seconds)
+    held = ledger.lock(d.function_name, d.alias)
+    if (
+        held is None
+        or held.owner != d.execution_id
+        or ledger_domain.should_renew(held.lease_expires_at, now, lease)
+    ):
+        renewed = ledger.renew_lock(d.function_name, d.alias, d.execution_id, lease, now)
+        if not renewed.acquired:
+            raise LeaseLost(
+                f"the lock on {d.qualified} expired and {renewed.owner} holds it now; "
+                "this rollout stops and leaves the alias to it"
+            )
+    view = ledger_domain.fold_signals(
+        ledger.signals(d.execution_id), now, since=cursor.step_started_at
+    )
+    was_paused = cursor.reason.startswith("paused by")
+    paused = view.directive is ledger_domain.Directive.PAUSED
+    if paused != was_paused and view.directive is not ledger_domain.Directive.ABORT:
+        kind = DetailType.PAUSED if paused else DetailType.RESUMED
+        text = view.reason if paused else f"resumed at {domain._iso(now)}"
+        events.emit(event_for(d, kind, text, now, weight_percent=cursor.weight_percent))
+    return OperatorDirective(
+        action=view.directive.value, by=view.by or "", paused_seconds=view.paused_seconds
+    )
+
+
+# Lambda's metrics for a minute can arrive minutes late; the analysis reads everything
+# since the rollout started, so a late minute is counted when it lands. Until the new
+# version has data the verdict is "undecided", which never advances a step.
+def _analysis_view(
+    state: RolloutState, metrics: MetricsPort | None, now: float
+) -> AnalysisView | None:
+    d = state.deployment
+    if d.analysis is None:
+        return None
+    if metrics is None:
+        raise ValueError("the analysis is on but the Check has no metrics port")
+    config = stats.AnalysisConfig.model_validate(d.analysis)
+    samples = metrics.per_version(
+        d.function_name, d.alias, [d.stable_version, d.target_version], d.started_epoch, now
+    )
+    empty = stats.VersionSample(0, 0)
+    stable = samples.get(d.stable_version, empty)
+    new = samples.get(d.target_version, empty)
+    verdict = stats.evaluate(config, stable, new, by_step=_by_step(state, stable, new))
+    return AnalysisView(outcome=verdict.outcome, reason=verdict.reason, numbers=verdict.numbers)
+
+
+_COUNTS = ("stableInvocations", "stableErrors", "newInvocations", "newErrors")
+
+
+def _by_step(
+    state: RolloutState, stable: stats.VersionSample, new: stats.VersionSample
+) -> list[tuple[stats.VersionSample, stats.VersionSample]]:
+    """The cumulative counts split by weight step, from each finished step's last verdict.
+
+    Pooling steps of different weights would let an outage that hits both versions look
+    like a regression of the one with the larger share; the test stratifies by step. Late
+    datapoints of a step land in the next one's stratum. Any inconsistency (counts that went
+    down) gives no split, and the test pools.
+    """
+    previous = (0, 0, 0, 0)
+    strata: list[tuple[int, int, int, int]] = []
+    for record in state.steps[:-1]:
+        if not record.analysis:
+            return []
+        current = tuple(int(record.analysis.get(key, 0)) for key in _COUNTS)
+        strata.append(tuple(c - p for c, p in zip(current, previous, strict=True)))  # type: ignore[arg-type]
+        previous = current  # type: ignore[assignment]
+    totals = (stable.invocations, stable.errors, new.invocations, new.errors)
+    strata.append(tuple(t - p for t, p in zip(totals, previous, strict=True)))  # type: ignore[arg-type]
+    if any(value < 0 for stratum in strata for value in stratum) or any(
+        st[1] > st[0] or st[3] > st[2] for st in strata
+    ):
+        return []
+    return [
+        (stats.VersionSample(si, se, stable.p99_ms), stats.VersionSample(ni, ne, new.p99_ms))
+        for si, se, ni, ne in strata
+    ]
+
+
+def detectability(
+    state: RolloutState, metrics: MetricsPort, now: float, window_seconds: int = 3600
+) -> dict[str, Any] | None:
+    """Pre-flight: what regression can this plan detect, given the alias's recent traffic?"""
+    d = state.deployment
+    if d.analysis is None:
+        return None
+    config = stats.AnalysisConfig.model_validate(d.analysis)
+    invocations, errors = metrics.alias_traffic(d.function_name, d.alias, now - window_seconds, now)
+    rate = invocations / window_seconds
+    plan = [(float(s["percent"]), int(s["bakeSeconds"])) for s in d.plan if s["percent"] < 100]
+    expected = stats.expected_new_invocations(rate, plan)
+    smallest = stats.detectable_increase(
+        config,
+        stable_error_rate=errors / invocations if invocations else 0.0,
+        new_invocations=expected,
+    )
+    detectable = smallest is not None and smallest <= config.max_error_rate_increase
+    summary: dict[str, Any] = {
+        "aliasRequestsPerSecond": round(rate, 4),
+        "expectedNewVersionInvocations": round(expected, 1),
+        "smallestDetectableIncrease": None if smallest is None else round(smallest, 6),
+        "configuredIncrease": config.max_error_rate_increase,
+        "detectable": detectable,
+    }
+    if not detectable:
+        summary["warning"] = (
+            f"at {rate:.3g} requests/s in the last hour this plan gives the new version about "
+            f"{expected:.0f} requests, too few to detect a +{config.max_error_rate_increase:.2%} "
+            "error-rate increase; steps may end inconclusive (lengthen the bakes, raise the "
+            "percents, or set analysis.maxErrorRateIncrease higher)"
+        )
+    return summary
+
+
+def promote(
+    event: Mapping[str, Any],
+    *,
+    functions: FunctionsPort,
+    ledger: LedgerPort,
+    events: EventsPort,
+    now: float,
+) -> dict[str, Any]:
     state = RolloutState.model_validate(event["state"])
     d, cursor = state.deployment, state.cursor
     revision = cursor.revision_id
@@ -165,20 +436,59 @@ def promote(event: Mapping[str, Any], *, functions: FunctionsPort, now: float) -
             d.function_name, d.alias, primary=d.target_version, additional={}, revision_id=revision
         )
         revision = updated.revision_id
-    return domain.promoted(state, now, revision)
+    outcome = domain.promoted(state, now, revision)
+    # --- ledger: the outcome first, then the lock (whoever finds it free finds what happened)
+    reason = cursor.reason or f"version {d.target_version} promoted"
+    if state.steps:
+        ledger.record_deployment_step(d.execution_id, state.steps[-1], now)
+    recorded = ledger.record_deployment_outcome(
+        d.execution_id,
+        Outcome.PROMOTED,
+        reason,
+        now,
+        details={"revisionId": revision, "weightPercentBefore": cursor.weight_percent},
+    )
+    ledger.release_lock(d.function_name, d.alias, d.execution_id)
+    if recorded:  # a retried Promote emits nothing twice
+        events.emit(event_for(d, DetailType.PROMOTED, reason, now, weight_percent=100.0))
+    # --- end ledger
+    return outcome
 
 
-def revert(event: Mapping[str, Any], *, functions: FunctionsPort) -> tuple[dict[str, Any], str]:
+def revert(
+    event: Mapping[str, Any],
+    *,
+    functions: FunctionsPort,
+    ledger: LedgerPort,
+    events: EventsPort,
+    now: float,
+) -> tuple[dict[str, Any], str]:
     """Put the alias back on the stable version if, and only if, we moved it.
 
     Returns the failure for the execution's Fail state, and what was done (for the log).
+    Records the outcome, then frees the alias's lock (if ours), then emits the event.
     """
     raw = event.get("state") or {}
     if "deployment" not in raw or "cursor" not in raw:
-        return domain.refusal(raw).wire(), "nothing to revert: Prepare did not finish"
+        refused = domain.refusal(raw)
+        _record_refusal(raw, refused, str(event.get("executionId") or ""), ledger, now)
+        return refused.wire(), "nothing to revert: Prepare did not finish"
     state = RolloutState.model_validate(raw)
     d = state.deployment
     reason = domain.failure_reason(raw)
+    # --- ledger: another execution holds the alias now (our lease expired): not ours to touch
+    holder = ledger.lock(d.function_name, d.alias)
+    if holder is not None and holder.owner != d.execution_id and holder.lease_expires_at >= now:
+        lost = Failure(
+            error="LeaseLost",
+            cause=(
+                f"Stopped rolling out {d.qualified} ({reason[0]}: {reason[1]}); {holder.owner} "
+                "holds the alias now, so it was left as it is."
+            ),
+        )
+        _record_end(state, Outcome.FAILED, DetailType.FAILED, lost.cause, ledger, events, now)
+        return lost.wire(), "nothing: another execution holds the alias"
+    # --- end ledger
     alias = functions.get_alias(d.function_name, d.alias)
     action = domain.revert_action(d, alias)
     if action is RevertAction.RESTORE:
@@ -196,4 +506,69 @@ def revert(event: Mapping[str, Any], *, functions: FunctionsPort) -> tuple[dict[
         failure = Failure(error=reason[0], cause=reason[1])
     else:
         failure = domain.rolled_back(state, action, alias, reason)
+    # --- ledger
+    if action is RevertAction.FOREIGN:
+        outcome, kind = Outcome.ALIAS_CHANGED, DetailType.ALIAS_CHANGED
+    elif reason[0] in domain.REFUSALS and state.cursor.step_index < 0:
+        outcome, kind = Outcome.REFUSED, DetailType.FAILED
+    elif action is RevertAction.NOTHING and state.cursor.step_index < 0:
+        outcome, kind = Outcome.FAILED, DetailType.FAILED
+    else:
+        outcome, kind = Outcome.ROLLED_BACK, DetailType.ROLLED_BACK
+    _record_end(state, outcome, kind, failure.cause, ledger, events, now, action=action.value)
+    # --- end ledger
     return failure.wire(), action.value
+
+
+def _record_end(
+    state: RolloutState,
+    outcome: Outcome,
+    kind: DetailType,
+    reason: str,
+    ledger: LedgerPort,
+    events: EventsPort,
+    now: float,
+    *,
+    action: str | None = None,
+) -> None:
+    """Close the history (first outcome wins), free the lock if ours, emit once."""
+    d = state.deployment
+    if state.steps:
+        ledger.record_deployment_step(d.execution_id, state.steps[-1], now)
+    recorded = ledger.record_deployment_outcome(
+        d.execution_id,
+        outcome,
+        reason,
+        now,
+        details={"revert": action, "weightPercentBefore": state.cursor.weight_percent},
+        function_name=d.function_name,
+        alias=d.alias,
+    )
+    ledger.release_lock(d.function_name, d.alias, d.execution_id)
+    if recorded:
+        events.emit(event_for(d, kind, reason, now))
+
+
+def _record_refusal(
+    raw: Mapping[str, Any], refused: Failure, execution: str, ledger: LedgerPort, now: float
+) -> None:
+    """Prepare did not finish: record the refusal and free the lock if this run took it.
+
+    The record matters beyond history: the reconciler sees a finished deployment and leaves
+    the alias alone (it may be split by the very rollout that made this one refused).
+    """
+    identity = identity_from_input(raw)
+    if identity is None or not execution:
+        return  # no function and alias to key a record on (e.g. an upload refused early)
+    function_name, alias, _ = identity
+    refusal = refused.error in domain.REFUSALS
+    ledger.record_deployment_outcome(
+        execution,
+        Outcome.REFUSED if refusal else Outcome.FAILED,
+        refused.cause,
+        now,
+        details={"error": refused.error},
+        function_name=function_name,
+        alias=alias,
+    )
+    ledger.release_lock(function_name, alias, execution)

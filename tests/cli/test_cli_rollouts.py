@@ -81,6 +81,7 @@ def test_start_wait_exits_0_when_the_rollout_promotes(server: Served, tmp_path: 
                 "targetVersion": "2",
                 "strategy": HEALTHY,
                 "pollIntervalSeconds": 1,
+                "analysis": {"enabled": False},
             }
         )
     )
@@ -88,6 +89,7 @@ def test_start_wait_exits_0_when_the_rollout_promotes(server: Served, tmp_path: 
     # When CI starts it and waits, asking for JSON (the state machine found by discovery)
     result = run_cli(
         "start",
+        "--no-analysis",  # no simulated traffic in these tests
         str(request),
         "--wait",
         "--interval",
@@ -132,6 +134,7 @@ def test_start_wait_exits_1_when_the_rollout_reverts(server: Served) -> None:
     process = subprocess.Popen(  # noqa: S603 - our own CLI
         cli_argv(
             "start",
+            "--no-analysis",  # no simulated traffic in these tests
             "--function",
             function,
             "--alias",
@@ -193,6 +196,7 @@ def test_list_shows_rollouts_of_a_function_newest_first(server: Served) -> None:
     env = cli_env(server.endpoint_url)
     first = run_cli(
         "start",
+        "--no-analysis",  # no simulated traffic in these tests
         "-f",
         function,
         "-a",
@@ -209,6 +213,7 @@ def test_list_shows_rollouts_of_a_function_newest_first(server: Served) -> None:
     third = publish_version_with(server.client("lambda"), function, error_rate=0)
     second = run_cli(
         "start",
+        "--no-analysis",  # no simulated traffic in these tests
         "-f",
         function,
         "-a",
@@ -254,6 +259,7 @@ def test_report_writes_a_png_and_a_page_whose_weights_are_the_recorded_ones(
     env = cli_env(server.endpoint_url)
     promoted = run_cli(
         "start",
+        "--no-analysis",  # no simulated traffic in these tests
         "-f",
         function,
         "-a",
@@ -302,6 +308,7 @@ def test_the_handlers_publish_their_rollout_metrics_as_emf(server: Served) -> No
     function = _function(server)
     result = run_cli(
         "start",
+        "--no-analysis",  # no simulated traffic in these tests
         "-f",
         function,
         "-a",
@@ -347,6 +354,7 @@ def _reverted_rollout(server: Served, function: str) -> str:
     )
     started = run_cli(
         "start",
+        "--no-analysis",  # no simulated traffic in these tests
         "-f",
         function,
         "-a",
@@ -394,7 +402,9 @@ def test_local_upload_rolls_the_zip_out_and_wait_exits_0(server: Served, tmp_pat
     # When it is uploaded to the emulator's artifact bucket, with a manifest, and followed
     result = run_cli(
         "local", "upload", str(build), "--function", function,
-        "--manifest", json.dumps({"alias": "live", "pollIntervalSeconds": 1}),
+        "--manifest", json.dumps(
+            {"alias": "live", "pollIntervalSeconds": 1, "analysis": {"enabled": False}}
+        ),
         "--strategy", json.dumps(HEALTHY), "--wait", "--interval", "0.3", "-o", "json",
         env=cli_env(server.endpoint_url),
     )  # fmt: skip

@@ -44,6 +44,8 @@ class Rollout:
             "targetVersion": "2",
             "strategy": {"type": "linear", "percent": 25, "intervalSeconds": 0},
             "pollIntervalSeconds": 1,
+            # no simulated traffic here: the alarms and the workflow are under test
+            "analysis": {"enabled": False},
         }
         raw.update(overrides)
         return {k: v for k, v in raw.items() if v is not None}

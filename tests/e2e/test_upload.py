@@ -28,6 +28,7 @@ pytestmark = pytest.mark.e2e
 FAST = {
     "strategy": {"type": "linear", "percent": 50, "intervalSeconds": 0},
     "pollIntervalSeconds": 1,
+    "analysis": {"enabled": False},
 }
 
 

@@ -46,7 +46,11 @@ def test_an_upload_to_the_served_artifact_bucket_rolls_out(
 
     # When a client uploads a zip over HTTP (what `trafficshift local upload` does)
     uploaded = upload_artifact(
-        _client("s3", info), info["artifactBucket"], build, "orders-api", {"strategy": "AllAtOnce"}
+        _client("s3", info),
+        info["artifactBucket"],
+        build,
+        "orders-api",
+        {"strategy": "AllAtOnce", "analysis": {"enabled": False}},
     )
 
     # Then the execution it names runs to a promotion

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from ledger_fake import InMemoryLedger, ListEvents
 from strategies_for_inputs import (
     ACCOUNT,
     ALIAS,
@@ -96,6 +97,8 @@ def prepared(test: str, raw: Any) -> dict[str, Any] | InvalidInput:
             {"input": raw, "executionId": "x"},
             functions=functions,
             alarms=alarms,
+            ledger=InMemoryLedger(),
+            events=ListEvents(),
             now=NOW,
             region=REGION,
             account=ACCOUNT,

@@ -35,7 +35,11 @@ def test_every_function_is_traced_and_configured_alike(template: Template) -> No
         assert props["Runtime"] == "python3.13"
         assert props["Architectures"] == ["arm64"]
         # UpdateCode downloads and checks a zip of up to 250 MB.
-        sizes = {"prepare": (256, 60), "update_code": (1024, 120)}
+        sizes = {
+            "prepare": (256, 60),
+            "update_code": (1024, 120),
+            "reconcile": (256, 300),  # a sweep reconciles one execution after another
+        }
         module = props["Handler"].split(".")[-2]
         assert (props["MemorySize"], props["Timeout"]) == sizes.get(module, (256, 30))
         powertools = {

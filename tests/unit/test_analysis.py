@@ -61,7 +61,7 @@ def test_gross_regression_fails_with_a_reason_naming_both_versions_rates_and_cou
 def test_regression_log_likelihood_ratio_matches_the_conditional_binomial_mixture() -> None:
     stable, new = sample(1350, 3), sample(150, 12)
     share, x, total = 150 / 1500, 12, 15
-    anchor = (3 + 1) / (1350 + 2)  # the stable version's rate, +1 error / +2 requests
+    anchor = (3 + 1 + 2 * math.sqrt(3 + 1)) / (1350 + 2)  # ~2-sigma bound of the stable rate
     expected = 0.0
     for multiple, weight in FAIL_MIXTURE:
         ratio = 1 + multiple * 0.01 / anchor
@@ -211,6 +211,15 @@ def test_negative_counts_are_rejected() -> None:
         VersionSample(1, 0, math.nan)
 
 
+def test_whole_float_counts_from_cloudwatch_sums_are_read_as_integers() -> None:
+    counted = VersionSample(150.0, 12.0)  # type: ignore[arg-type]
+
+    assert (counted.invocations, counted.errors) == (150, 12)
+    assert isinstance(counted.invocations, int)
+    with pytest.raises(ValueError, match="whole number"):
+        VersionSample(150.5, 12)  # type: ignore[arg-type]
+
+
 def test_turned_off_analysis_passes_and_says_so() -> None:
     verdict = evaluate(AnalysisConfig(enabled=False), sample(0, 0), sample(0, 0))
 
@@ -263,7 +272,9 @@ def test_p99_exactly_at_the_tolerance_is_not_a_regression() -> None:
 
     assert at_limit.outcome == "pass"
     assert above.outcome == "fail"
-    assert above.reason.endswith("latency regressed: p99 250 ms vs 200 ms (limit +25%: 250 ms)")
+    assert above.reason.endswith(
+        "latency regressed: p99 250.5 ms vs 200.0 ms (limit +25%: 250.0 ms)"
+    )
     assert above.numbers["latency"] == "regressed"
 
 
@@ -465,4 +476,4 @@ def test_config_rejects_values_out_of_range(field: str, value: object) -> None:
 
 def test_config_is_frozen() -> None:
     with pytest.raises(ValidationError):
-        DEFAULT.min_invocations = 5  # type: ignore[misc]
+        DEFAULT.min_invocations = 5

@@ -22,6 +22,7 @@ from rollout.adapters import aws
 from rollout.adapters.lambda_code import FunctionCode
 from rollout.adapters.s3 import ArtifactObjects
 from rollout.adapters.workflow import Workflow
+from rollout.domain.analysis import AnalysisConfig
 from rollout.domain.artifact import Defaults, RunningExecution, code_sha256, execution_name
 from rollout.domain.errors import FunctionNotReady, InvalidInput, PreflightFailed
 
@@ -120,7 +121,9 @@ def test_update_code_replaces_latest_with_the_uploaded_version_and_resolves_the_
         "strategy": "Canary10Percent5Minutes",
         "alarms": [],
         "pollIntervalSeconds": 5,
+        "onBusy": "refuse",
         "publish": False,
+        "analysis": AnalysisConfig().model_dump(by_alias=True, mode="json"),
     }
     assert state["artifact"] == source
 
@@ -223,7 +226,9 @@ def test_publish_artifact_publishes_exactly_the_uploaded_code(cloud: SimpleNames
         "strategy": "AllAtOnce",
         "alarms": [],
         "pollIntervalSeconds": 5,
+        "onBusy": "refuse",
         "targetVersion": "1",
+        "analysis": AnalysisConfig().model_dump(by_alias=True, mode="json"),
     }
     version = cloud.lam.get_function_configuration(FunctionName="orders-api", Qualifier="1")
     assert version["CodeSha256"] == code_sha256(code)

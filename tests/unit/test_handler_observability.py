@@ -17,6 +17,8 @@ import pytest
 from moto import mock_aws
 
 from rollout.adapters import aws
+from rollout.adapters.events import _client as _events_client
+from rollout.adapters.ledger import table_definition
 from rollout.domain.errors import InvalidInput
 from rollout.handlers import _runtime, check, prepare, promote, revert, set_weight
 
@@ -41,9 +43,12 @@ def _zip(source: str) -> bytes:
 
 
 @pytest.fixture
-def cloud() -> Iterator[None]:
+def cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     with mock_aws():
         aws.client.cache_clear()
+        _events_client.cache_clear()
+        monkeypatch.setenv("TABLE_NAME", "ledger")
+        boto3.client("dynamodb").create_table(**table_definition("ledger"))
         iam = boto3.client("iam")
         role = iam.create_role(RoleName="orders", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
         lam = boto3.client("lambda")
@@ -62,6 +67,7 @@ def cloud() -> Iterator[None]:
         lam.create_alias(FunctionName="orders-api", Name="live", FunctionVersion="1")
         yield
         aws.client.cache_clear()
+        _events_client.cache_clear()
 
 
 @pytest.fixture
@@ -83,6 +89,7 @@ def _request(strategy: Any) -> dict[str, Any]:
             "targetVersion": "2",
             "strategy": strategy,
             "pollIntervalSeconds": 1,
+            "analysis": {"enabled": False},
         },
         "executionId": EXECUTION,
     }

@@ -14,7 +14,9 @@ import pytest
 from moto import mock_aws
 
 from rollout.adapters import aws
-from rollout.domain.errors import InvalidInput, PreflightFailed
+from rollout.adapters.events import _client as _events_client
+from rollout.adapters.ledger import Ledger, table_definition
+from rollout.domain.errors import AliasBusy, InvalidInput, PreflightFailed
 from rollout.handlers import check, prepare, promote, revert, set_weight
 
 CONTEXT = SimpleNamespace(
@@ -38,9 +40,12 @@ def _zip(source: str) -> bytes:
 
 
 @pytest.fixture
-def cloud() -> Iterator[SimpleNamespace]:
+def cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[SimpleNamespace]:
     with mock_aws():
         aws.client.cache_clear()  # clients are per container; each test is a new account
+        _events_client.cache_clear()
+        monkeypatch.setenv("TABLE_NAME", "ledger")
+        boto3.client("dynamodb").create_table(**table_definition("ledger"))
         iam = boto3.client("iam")
         role = iam.create_role(RoleName="orders", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
         lam = boto3.client("lambda")
@@ -68,8 +73,9 @@ def cloud() -> Iterator[SimpleNamespace]:
             Threshold=1,
             ComparisonOperator="GreaterThanOrEqualToThreshold",
         )
-        yield SimpleNamespace(lam=lam, cw=cw)
+        yield SimpleNamespace(lam=lam, cw=cw, ledger=Ledger("ledger"))
         aws.client.cache_clear()
+        _events_client.cache_clear()
 
 
 def _input(**overrides: Any) -> dict[str, Any]:
@@ -80,6 +86,7 @@ def _input(**overrides: Any) -> dict[str, Any]:
         "strategy": {"type": "canary", "percent": 10, "bakeSeconds": 0},
         "alarms": ["orders-errors"],
         "pollIntervalSeconds": 1,
+        "analysis": {"enabled": False},
     }
     raw.update(overrides)
     return {"input": raw, "executionId": EXECUTION}
@@ -210,3 +217,66 @@ def test_revert_leaves_an_alias_that_someone_else_moved(cloud: Any) -> None:
 
     assert failure["error"] == "AliasChangedConcurrently"
     assert _routing(cloud.lam)[0] == three
+
+
+# --- the ledger: lock, history, signals -------------------------------------------------
+
+OTHER = "arn:aws:states:us-east-1:123456789012:execution:TrafficShift:other"
+
+
+def test_prepare_takes_the_alias_and_a_second_start_is_refused_naming_the_first(
+    cloud: Any,
+) -> None:
+    prepare.handler(_input(), CONTEXT)
+
+    with pytest.raises(PreflightFailed, match=EXECUTION):
+        prepare.handler({**_input(), "executionId": OTHER}, CONTEXT)
+    with pytest.raises(AliasBusy):
+        prepare.handler({**_input(onBusy="wait"), "executionId": OTHER}, CONTEXT)
+    lock = cloud.ledger.lock("orders-api", "live")
+    assert lock is not None
+    assert lock.owner == EXECUTION
+
+
+def test_promote_records_the_outcome_and_frees_the_alias(cloud: Any) -> None:
+    state = prepare.handler(_input(strategy="AllAtOnce"), CONTEXT)
+    state = set_weight.handler({"state": state, "executionId": EXECUTION}, CONTEXT)
+    state = check.handler({"state": state, "executionId": EXECUTION}, CONTEXT)
+    promote.handler({"state": state, "executionId": EXECUTION}, CONTEXT)
+
+    record = cloud.ledger.deployment(EXECUTION)
+    assert record is not None
+    assert record.outcome == "PROMOTED"
+    assert [s.percent for s in record.steps] == [100]
+    assert cloud.ledger.lock("orders-api", "live") is None
+
+
+def test_an_abort_signal_fails_the_next_check_and_revert_restores(cloud: Any) -> None:
+    state = prepare.handler(_input(), CONTEXT)
+    state = set_weight.handler({"state": state, "executionId": EXECUTION}, CONTEXT)
+    cloud.ledger.put_signal(EXECUTION, "abort", "alice", 1.0)
+
+    state = check.handler({"state": state, "executionId": EXECUTION}, CONTEXT)
+    failure = revert.handler({"state": state, "executionId": EXECUTION}, CONTEXT)
+
+    assert state["cursor"]["decision"] == "fail"
+    assert "aborted by alice" in failure["cause"]
+    assert _routing(cloud.lam) == ("1", {})
+    record = cloud.ledger.deployment(EXECUTION)
+    assert record is not None
+    assert record.outcome == "ROLLED_BACK"
+    assert cloud.ledger.lock("orders-api", "live") is None
+
+
+def test_a_refused_start_is_recorded_and_leaves_the_holders_lock(cloud: Any) -> None:
+    prepare.handler(_input(), CONTEXT)
+    caught = {"Error": "PreflightFailed", "Cause": json.dumps({"errorMessage": "busy"})}
+
+    revert.handler({"state": {**_input()["input"], "error": caught}, "executionId": OTHER}, CONTEXT)
+
+    record = cloud.ledger.deployment(OTHER)
+    assert record is not None
+    assert record.outcome == "REFUSED"
+    lock = cloud.ledger.lock("orders-api", "live")
+    assert lock is not None
+    assert lock.owner == EXECUTION

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from ledger_fake import InMemoryLedger, ListEvents
 
 from rollout import usecases
 from rollout.domain.errors import InvalidInput, NotFound
@@ -270,6 +271,8 @@ def _prepare(raw: dict[str, Any], functions: _Functions, **where: str) -> dict[s
         {"input": raw, "executionId": "x"},
         functions=functions,
         alarms=_Alarms(),
+        ledger=InMemoryLedger(),
+        events=ListEvents(),
         now=0.0,
         **where,
     )
@@ -322,9 +325,14 @@ def test_the_arn_of_this_account_and_partition_is_accepted() -> None:
     assert state["deployment"]["functionName"] == "orders-api"
 
 
-def test_the_prepare_handler_knows_its_own_account_from_its_arn() -> None:
+def test_the_prepare_handler_knows_its_own_account_from_its_arn(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # Given the handler runs in account 123456789012 and the input names another account
     from rollout.handlers import prepare
+
+    monkeypatch.setenv("TABLE_NAME", "ledger")  # built, never called: refused before
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
 
     context = SimpleNamespace(
         function_name="trafficshift-prepare",

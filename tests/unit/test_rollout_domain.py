@@ -269,3 +269,94 @@ def test_unexpected_error_before_any_shift_is_reported_as_deployment_failed() ->
 
     assert failure.error == "DeploymentFailed"
     assert "KeyError" in failure.cause
+
+
+# --- the analysis and the operator in the verdict ------------------------------------
+
+
+def _analysed(**analysis: Any) -> RolloutState:
+    state = _shifted(_state(analysis=analysis or {}))
+    assert state.deployment.analysis is not None
+    return state
+
+
+def _ok() -> dict[str, AlarmState]:
+    return {"errors": AlarmState(name="errors", state="OK")}
+
+
+def test_failing_analysis_reverts_at_once_with_its_reason() -> None:
+    view = domain.AnalysisView(outcome="fail", reason="new version 7: 9 errors in 20")
+
+    judged = domain.judge(_analysed(), Health(alarms=_ok(), analysis=view), T0 + 1)
+
+    assert judged.cursor.decision == Decision.FAIL
+    assert judged.cursor.reason == "new version 7: 9 errors in 20 at step 1/3 (weight 0.5%)"
+
+
+def test_undecided_analysis_extends_the_bake_instead_of_advancing() -> None:
+    view = domain.AnalysisView(outcome="undecided", reason="not enough evidence")
+
+    judged = domain.judge(
+        _analysed(maxExtensionSeconds=100), Health(alarms=_ok(), analysis=view), T0 + 60
+    )
+
+    assert judged.cursor.decision == Decision.CONTINUE
+    assert "bake extended" in judged.cursor.reason
+
+
+@pytest.mark.parametrize(
+    ("policy", "decision"), [("rollback", Decision.FAIL), ("promote", Decision.ADVANCE)]
+)
+def test_still_undecided_after_the_extension_follows_the_policy(
+    policy: str, decision: Decision
+) -> None:
+    view = domain.AnalysisView(outcome="undecided", reason="not enough evidence")
+    state = _analysed(maxExtensionSeconds=100, onInconclusive=policy)
+
+    judged = domain.judge(state, Health(alarms=_ok(), analysis=view), T0 + 60 + 100)
+
+    assert judged.cursor.decision == decision
+    assert f"onInconclusive={policy}" in judged.cursor.reason
+
+
+def test_passing_analysis_advances_when_the_bake_is_over_and_records_its_numbers() -> None:
+    view = domain.AnalysisView(outcome="pass", reason="ruled out", numbers={"newInvocations": 500})
+
+    judged = domain.judge(_analysed(), Health(alarms=_ok(), analysis=view), T0 + 60)
+
+    assert judged.cursor.decision == Decision.ADVANCE
+    assert judged.steps[-1].analysis == {"newInvocations": 500}
+
+
+def test_passing_analysis_does_not_shorten_the_bake() -> None:
+    view = domain.AnalysisView(outcome="pass", reason="ruled out")
+
+    judged = domain.judge(_analysed(), Health(alarms=_ok(), analysis=view), T0 + 10)
+
+    assert judged.cursor.decision == Decision.CONTINUE
+
+
+def test_analysis_off_in_the_input_leaves_no_config_in_the_deployment() -> None:
+    assert _state(analysis={"enabled": False}).deployment.analysis is None
+
+
+@pytest.mark.parametrize(
+    ("action", "decision"),
+    [("abort", Decision.FAIL), ("promote", Decision.PROMOTE), ("paused", Decision.CONTINUE)],
+)
+def test_operator_directives_abort_promote_now_or_hold(action: str, decision: Decision) -> None:
+    operator = domain.OperatorDirective(action=action, by="alice")
+
+    judged = domain.judge(_shifted(_state()), Health(alarms=_ok(), operator=operator), T0 + 60)
+
+    assert judged.cursor.decision == decision
+    assert "alice" in judged.cursor.reason
+
+
+def test_paused_time_stops_the_bake_clock() -> None:
+    operator = domain.OperatorDirective(paused_seconds=30)
+
+    judged = domain.judge(_shifted(_state()), Health(alarms=_ok(), operator=operator), T0 + 60)
+
+    assert judged.cursor.decision == Decision.CONTINUE  # 60 s bake + 30 s paused
+    assert judged.cursor.wait_seconds == 20

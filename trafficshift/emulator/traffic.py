@@ -262,17 +262,25 @@ def _metric_data(
         {**common, "MetricName": "Errors", "Unit": "Count", "Value": bucket.errors},
     ]
     if bucket.durations:
+        # Values/Counts (whole milliseconds), as Lambda's raw datapoints: CloudWatch derives
+        # percentiles such as p99 from these, never from StatisticValues sets.
+        # PutMetricData takes at most 150 distinct values: coarsen the resolution until
+        # they fit, rather than dropping the slow tail that p99 is about.
+        resolution = 1
+        counts = collections.Counter(round(d) for d in bucket.durations)
+        while len(counts) > 150:
+            resolution *= 2
+            counts = collections.Counter(
+                round(d / resolution) * resolution for d in bucket.durations
+            )
+        values = sorted(counts)
         data.append(
             {
                 **common,
                 "MetricName": "Duration",
                 "Unit": "Milliseconds",
-                "StatisticValues": {
-                    "SampleCount": len(bucket.durations),
-                    "Sum": sum(bucket.durations),
-                    "Minimum": min(bucket.durations),
-                    "Maximum": max(bucket.durations),
-                },
+                "Values": [float(v) for v in values],
+                "Counts": [float(counts[v]) for v in values],
             }
         )
     return data

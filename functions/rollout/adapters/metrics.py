@@ -7,24 +7,17 @@ versions are read over the same window, on the same alias, in one call.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from rollout.adapters.aws import client, translated
+from rollout.domain.analysis import VersionSample
 
 # AWS/Lambda metrics are published per minute; summing 60 s buckets over the window gives
 # the window's totals. (The emulator publishes at 1 s; 60 s buckets sum those just the same.)
 PERIOD_SECONDS = 60
-
-
-@dataclass(frozen=True)
-class VersionMetrics:
-    invocations: int
-    errors: int
-    p99_ms: float | None  # the highest per-minute p99 seen in the window; None without data
-    datapoints: int  # minutes with data: 0 means "nothing arrived yet", never "healthy"
 
 
 class LambdaMetrics:
@@ -38,7 +31,15 @@ class LambdaMetrics:
         versions: Sequence[str],
         start: float,
         end: float,
-    ) -> dict[str, VersionMetrics]:
+    ) -> dict[str, VersionSample]:
+        """Cumulative counts per version; p99 is over the whole window
+        (None without data). No datapoint gives zero invocations: undecided, never healthy."""
+        # Align the window to whole minutes: a bucket that starts before the rollout only
+        # adds the stable version's own earlier traffic; the new one had none.
+        aligned = start - start % PERIOD_SECONDS
+        # p99 over ONE period spanning the whole window, for both versions: per-minute p99s
+        # are biased against the version with fewer samples per minute (the new one).
+        whole = PERIOD_SECONDS * max(1, math.ceil((max(end, start + 1) - aligned) / PERIOD_SECONDS))
         queries = []
         for index, version in enumerate(versions):
             dimensions = [
@@ -46,10 +47,10 @@ class LambdaMetrics:
                 {"Name": "Resource", "Value": f"{function_name}:{alias}"},
                 {"Name": "ExecutedVersion", "Value": version},
             ]
-            for key, metric, stat in (
-                ("inv", "Invocations", "Sum"),
-                ("err", "Errors", "Sum"),
-                ("p99", "Duration", "p99"),
+            for key, metric, stat, period in (
+                ("inv", "Invocations", "Sum", PERIOD_SECONDS),
+                ("err", "Errors", "Sum", PERIOD_SECONDS),
+                ("p99", "Duration", "p99", whole),
             ):
                 queries.append(
                     {
@@ -60,15 +61,13 @@ class LambdaMetrics:
                                 "MetricName": metric,
                                 "Dimensions": dimensions,
                             },
-                            "Period": PERIOD_SECONDS,
+                            "Period": period,
                             "Stat": stat,
                         },
                         "ReturnData": True,
                     }
                 )
-        # Align the window to whole minutes: a bucket that starts before the rollout only
-        # adds the stable version's own earlier traffic; the new one had none.
-        start_at = datetime.fromtimestamp(start - start % PERIOD_SECONDS, tz=UTC)
+        start_at = datetime.fromtimestamp(aligned, tz=UTC)
         end_at = datetime.fromtimestamp(max(end, start + 1), tz=UTC)
         values: dict[str, list[float]] = {}
         with translated("GetMetricData"):
@@ -79,14 +78,49 @@ class LambdaMetrics:
                 for result in page.get("MetricDataResults", []):
                     found = [float(v) for v in result.get("Values", []) if v is not None]
                     values.setdefault(result["Id"], []).extend(found)
-        out: dict[str, VersionMetrics] = {}
+        out: dict[str, VersionSample] = {}
         for index, version in enumerate(versions):
             invocations = values.get(f"inv{index}", [])
             p99 = values.get(f"p99{index}", [])
-            out[version] = VersionMetrics(
+            out[version] = VersionSample(
                 invocations=round(sum(invocations)),
                 errors=round(sum(values.get(f"err{index}", []))),
                 p99_ms=max(p99) if p99 else None,
-                datapoints=len(invocations),
+                version=version,
             )
         return out
+
+    def alias_traffic(
+        self, function_name: str, alias: str, start: float, end: float
+    ) -> tuple[int, int]:
+        """(invocations, errors) of the whole alias over the window, for pre-flight."""
+        dimensions = [
+            {"Name": "FunctionName", "Value": function_name},
+            {"Name": "Resource", "Value": f"{function_name}:{alias}"},
+        ]
+        queries = [
+            {
+                "Id": key,
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": "AWS/Lambda",
+                        "MetricName": name,
+                        "Dimensions": dimensions,
+                    },
+                    "Period": PERIOD_SECONDS,
+                    "Stat": "Sum",
+                },
+            }
+            for key, name in (("inv", "Invocations"), ("err", "Errors"))
+        ]
+        totals = {"inv": 0.0, "err": 0.0}
+        with translated("GetMetricData"):
+            pages = self._client.get_paginator("get_metric_data").paginate(
+                MetricDataQueries=queries,
+                StartTime=datetime.fromtimestamp(start, tz=UTC),
+                EndTime=datetime.fromtimestamp(max(end, start + 1), tz=UTC),
+            )
+            for page in pages:
+                for result in page.get("MetricDataResults", []):
+                    totals[result["Id"]] += sum(v for v in result.get("Values", []) if v)
+        return round(totals["inv"]), round(totals["err"])

@@ -86,3 +86,8 @@ class NotFound(TrafficShiftError):
 class AliasBusy(PreflightFailed):
     """Another execution holds the alias's lock and the input asked to wait (`onBusy: wait`);
     the state machine retries Prepare with a bound, then the refusal stands."""
+
+
+class LeaseLost(TrafficShiftError):
+    """The rollout's lock lease expired and another execution took the alias: stop, and
+    leave the alias to its new owner."""

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from rollout.domain.analysis import AnalysisConfig
 from rollout.domain.errors import InvalidInput, field_label, shown
 from rollout.domain.strategies import Step, plan
 
@@ -28,6 +29,8 @@ _ALIAS_NAME = re.compile(r"^(?!^[0-9]+$)[a-zA-Z0-9-_]{1,128}$")
 _VERSION = re.compile(r"^[0-9]{1,10}$")
 
 _FIELD_HELP = {
+    "analysis": 'give an object such as {"maxErrorRateIncrease": 0.01, "minInvocations": 100, '
+    '"falsePositiveRate": 0.01, "onInconclusive": "rollback"}, or {"enabled": false}',
     "functionName": 'give the function\'s name or its unqualified ARN, e.g. "orders-api"',
     "alias": 'give the alias that serves traffic, e.g. "live"',
     "targetVersion": 'give a published version number as a string, e.g. "7", '
@@ -39,6 +42,8 @@ _FIELD_HELP = {
     "alarms": 'give a list of CloudWatch alarm names, e.g. ["orders-api-errors"], '
     "or drop the field",
     "pollIntervalSeconds": "give a whole number of seconds from 1 to 604800 (7 days; default 30)",
+    "onBusy": 'give "refuse" (the default) or "wait" (wait, bounded, for a running rollout '
+    "of the same alias to finish)",
     "artifact": 'give the uploaded zip as {"bucket": "...", "key": "<function>/<name>.zip", '
     '"versionId": "..."}, or drop it and give "targetVersion"',
 }
@@ -58,12 +63,16 @@ class DeploymentRequest(BaseModel):
     # An uploaded zip to roll out; its shape is checked by rollout.domain.artifact.
     artifact: dict[str, Any] | None = None
     alarms: tuple[str, ...] = ()
+    # Version-versus-version analysis: on by default, no alarm needed (domain.analysis).
+    analysis: AnalysisConfig = Field(default_factory=AnalysisConfig)
     poll_interval_seconds: int = Field(
         default=DEFAULT_POLL_INTERVAL_SECONDS,
         alias="pollIntervalSeconds",
         ge=1,
         le=MAX_POLL_INTERVAL_SECONDS,
     )
+    # Another rollout holds the alias: refuse at once (default), or wait for it, bounded.
+    on_busy: Literal["refuse", "wait"] = Field("refuse", alias="onBusy")
 
     @field_validator("target_version", mode="before")
     @classmethod
@@ -227,12 +236,17 @@ def _invalid_input_from(exc: ValidationError) -> InvalidInput:
     # pydantic reports a union's failing member as an extra location part; the user only
     # knows the top-level field.
     top = loc[0] if loc else "input"
-    field = top if top in _FIELD_HELP or not loc else ".".join(loc)
+    nested = top == "analysis" and len(loc) > 1  # analysis.maxErrorRateIncrease etc.
+    field = ".".join(loc) if nested or top not in _FIELD_HELP else top
     kind = error["type"]
     if kind == "missing":
         return InvalidInput(field, "is required", _FIELD_HELP.get(top, "add the field"))
     if kind == "extra_forbidden":
-        known = ", ".join(_FIELD_HELP)
+        known = ", ".join(
+            [f.alias or n for n, f in AnalysisConfig.model_fields.items()]
+            if nested
+            else _FIELD_HELP
+        )
         return InvalidInput(
             field, "is not a field of the input", f"remove it; the fields are {known}"
         )

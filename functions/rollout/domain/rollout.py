@@ -23,7 +23,7 @@ from rollout.domain.request import ParsedRequest
 from rollout.domain.strategies import Step, effective_poll_interval
 
 # Errors that mean "refused before anything moved": the execution fails with this name.
-REFUSALS = ("InvalidInput", "PreflightFailed")
+REFUSALS = ("InvalidInput", "PreflightFailed", "AliasBusy")
 ROLLED_BACK = "DeploymentRolledBack"
 
 
@@ -93,6 +93,12 @@ class Deployment(_Model):
     alarms: list[str] = Field(default_factory=list)
     started_at: str
     published: bool = False
+    # The analysis configuration (camelCase, as in the input), None when turned off.
+    analysis: dict[str, Any] | None = None
+
+    @property
+    def started_epoch(self) -> float:
+        return datetime.fromisoformat(self.started_at).timestamp()
 
     def step(self, index: int) -> Step:
         return Step.from_dict(self.plan[index])
@@ -121,12 +127,15 @@ class StepRecord(_Model):
     checks: int = 0
     decision: Decision = Decision.BAKING
     reason: str = ""
+    analysis: dict[str, Any] | None = None  # the numbers behind the step's last verdict
 
 
 class RolloutState(_Model):
     deployment: Deployment
     cursor: Cursor
     steps: list[StepRecord] = Field(default_factory=list)
+    # Pre-flight's detectability estimate (see usecases.detectability); None without analysis.
+    preflight: dict[str, Any] | None = None
 
 
 # --- Prepare -----------------------------------------------------------------------------
@@ -196,6 +205,13 @@ def preflight(
             alarms=list(request.alarms),
             started_at=_iso(now),
             published=published,
+            # A plan whose first step is 100% (AllAtOnce) leaves no stable traffic running
+            # beside the new version: nothing to compare, so the alarms alone judge it.
+            analysis=(
+                request.analysis.model_dump(by_alias=True, mode="json")
+                if request.analysis.enabled and steps[0].percent < 100
+                else None
+            ),
         ),
         cursor=Cursor(revision_id=alias.revision_id),
     )
@@ -262,23 +278,57 @@ def begin_step(state: RolloutState, index: int, revision_id: str, now: float) ->
 # --- Check -------------------------------------------------------------------------------
 
 
+class AnalysisView(_Model):
+    """The version-versus-version verdict of one Check (see domain.analysis)."""
+
+    outcome: str  # fail | pass | undecided
+    reason: str
+    numbers: dict[str, Any] = Field(default_factory=dict)
+
+
+class OperatorDirective(_Model):
+    """What the operator's signals say now (folded from the ledger by the Check)."""
+
+    action: str = "proceed"  # proceed | paused | promote | abort
+    reason: str = ""
+    by: str = ""
+    paused_seconds: float = 0.0  # paused time within the current step: stops the bake clock
+
+
 class Health(_Model):
     alarms: dict[str, AlarmState] = Field(default_factory=dict)
+    analysis: AnalysisView | None = None
+    operator: OperatorDirective = Field(default_factory=OperatorDirective)
 
 
 def judge(state: RolloutState, health: Health, now: float) -> RolloutState:
-    """Decide what the rollout does after one Check."""
+    """Decide what the rollout does after one Check.
+
+    Order: an operator's abort, a firing or vanished alarm and a failing analysis revert at
+    once; an operator's promote-now promotes; a pause holds the step with its bake clock
+    stopped; otherwise the step advances when its bake is over and, with the analysis on,
+    only when the evidence passed (an undecided step bakes on up to the configured
+    extension, then follows the inconclusive policy).
+    """
     deployment, cursor = state.deployment, state.cursor
     step = deployment.step(cursor.step_index)
     where = (
         f"step {cursor.step_index + 1}/{len(deployment.plan)} "
         f"(weight {_pct(cursor.weight_percent)}%)"
     )
+    last = cursor.step_index + 1 >= len(deployment.plan)
+    done = Decision.PROMOTE if last else Decision.ADVANCE
     firing = [a for a in health.alarms.values() if a.state == "ALARM"]
     missing = [name for name in deployment.alarms if name not in health.alarms]
+    analysis, operator = health.analysis, health.operator
     decision: Decision
     wait = 0
-    if firing:
+    if operator.action == "abort":
+        decision = Decision.FAIL
+        reason = f"aborted by {operator.by or 'an operator'}"
+        reason += f" ({operator.reason})" if operator.reason else ""
+        reason += f" at {where}"
+    elif firing:
         decision = Decision.FAIL
         reason = "; ".join(
             f"alarm {a.name} in ALARM{f' ({a.reason})' if a.reason else ''}" for a in firing
@@ -288,16 +338,50 @@ def judge(state: RolloutState, health: Health, now: float) -> RolloutState:
         # An alarm deleted mid-rollout can no longer vouch for the new version.
         decision = Decision.FAIL
         reason = f"alarm {', '.join(missing)} no longer exists at {where}"
+    elif analysis is not None and analysis.outcome == "fail":
+        decision = Decision.FAIL
+        reason = f"{analysis.reason} at {where}"
+    elif operator.action == "promote":
+        decision = Decision.PROMOTE
+        reason = f"promoted now by {operator.by or 'an operator'} at {where}"
+        reason += f" ({operator.reason})" if operator.reason else ""
+    elif operator.action == "paused":
+        decision = Decision.CONTINUE
+        wait = deployment.poll_interval_seconds
+        reason = f"paused by {operator.by or 'an operator'} at {where}; the bake clock is stopped"
     else:
-        remaining = cursor.step_started_at + step.bake_seconds - now
+        bake_end = cursor.step_started_at + operator.paused_seconds + step.bake_seconds
+        remaining = bake_end - now
+        health_text = _health_text(deployment, analysis)
         if remaining > 0:
             decision = Decision.CONTINUE
             wait = min(deployment.poll_interval_seconds, math.ceil(remaining))
-            reason = f"baking {where}: {math.ceil(remaining)} s left, alarms OK"
+            reason = f"baking {where}: {math.ceil(remaining)} s left, {health_text}"
+        elif analysis is None or analysis.outcome == "pass" or deployment.analysis is None:
+            decision = done
+            reason = f"{where} baked {step.bake_seconds} s, {health_text}"
         else:
-            last = cursor.step_index + 1 >= len(deployment.plan)
-            decision = Decision.PROMOTE if last else Decision.ADVANCE
-            reason = f"{where} baked {step.bake_seconds} s with alarms OK"
+            extension = int(deployment.analysis.get("maxExtensionSeconds", 0))
+            over = now - bake_end
+            if over < extension:
+                decision = Decision.CONTINUE
+                wait = min(deployment.poll_interval_seconds, max(1, math.ceil(extension - over)))
+                reason = (
+                    f"inconclusive at {where}: bake extended ({math.ceil(extension - over)} s "
+                    f"of {extension} s left): {analysis.reason}"
+                )
+            elif deployment.analysis.get("onInconclusive", "rollback") == "promote":
+                decision = done
+                reason = (
+                    f"inconclusive at {where} after a {extension} s extension; the policy "
+                    f"onInconclusive=promote goes on: {analysis.reason}"
+                )
+            else:
+                decision = Decision.FAIL
+                reason = (
+                    f"inconclusive at {where} after a {extension} s extension (policy "
+                    f"onInconclusive=rollback): {analysis.reason}"
+                )
     new_cursor = cursor.model_copy(
         update={
             "decision": decision,
@@ -308,14 +392,22 @@ def judge(state: RolloutState, health: Health, now: float) -> RolloutState:
     )
     steps = list(state.steps)
     if steps:
-        steps[-1] = steps[-1].model_copy(
-            update={
-                "checks": new_cursor.checks,
-                "decision": Decision.BAKING if decision == Decision.CONTINUE else decision,
-                "reason": reason,
-            }
-        )
+        update: dict[str, Any] = {
+            "checks": new_cursor.checks,
+            "decision": Decision.BAKING if decision == Decision.CONTINUE else decision,
+            "reason": reason,
+        }
+        if analysis is not None:
+            update["analysis"] = analysis.numbers
+        steps[-1] = steps[-1].model_copy(update=update)
     return state.model_copy(update={"cursor": new_cursor, "steps": steps})
+
+
+def _health_text(deployment: Deployment, analysis: AnalysisView | None) -> str:
+    parts = ["alarms OK"] if deployment.alarms else []
+    if analysis is not None:
+        parts.append(analysis.reason)
+    return "; ".join(parts) or "no health signal configured"
 
 
 # --- Promote -----------------------------------------------------------------------------

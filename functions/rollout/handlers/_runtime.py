@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import functools
+import os
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
+
+from rollout.adapters.events import Events
+from rollout.adapters.ledger import Ledger
 
 # The service name comes from POWERTOOLS_SERVICE_NAME; each log line carries the
 # execution ARN as correlation id (inject_lambda_context(correlation_id_path=...)).
@@ -29,6 +33,19 @@ Handler = TypeVar("Handler", bound=Callable[..., Any])
 
 def now() -> float:
     return time.time()
+
+
+def ledger() -> Ledger:
+    """The ledger table the construct made (TABLE_NAME): a required port of every task."""
+    return Ledger(os.environ["TABLE_NAME"])
+
+
+def events() -> Events:
+    """EventBridge (EVENT_BUS_NAME, default bus), and SNS when the construct set a topic."""
+    return Events(
+        bus_name=os.environ.get("EVENT_BUS_NAME") or "default",
+        topic_arn=os.environ.get("SNS_TOPIC_ARN") or None,
+    )
 
 
 def log_metrics(handler: Handler) -> Handler:

@@ -6,9 +6,12 @@ from typing import TYPE_CHECKING, Any
 
 from rollout import usecases
 from rollout.adapters.alarms import Alarms
+from rollout.adapters.metrics import LambdaMetrics
 from rollout.handlers._runtime import (
     CORRELATION_ID_PATH,
     STEP_DURATION,
+    events,
+    ledger,
     log_deployment_keys,
     log_metrics,
     logger,
@@ -30,7 +33,14 @@ STEP_ENDED = frozenset({"advance", "promote"})
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     log_deployment_keys(event)
     checked_at = now()
-    state = usecases.check(event, alarms=Alarms(), now=checked_at)
+    state = usecases.check(
+        event,
+        alarms=Alarms(),
+        ledger=ledger(),
+        events=events(),
+        metrics=LambdaMetrics(),
+        now=checked_at,
+    )
     cursor = state["cursor"]
     if cursor["decision"] in STEP_ENDED:
         seconds(

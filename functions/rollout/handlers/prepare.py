@@ -8,10 +8,13 @@ from typing import TYPE_CHECKING, Any
 from rollout import usecases
 from rollout.adapters.alarms import Alarms
 from rollout.adapters.lambda_functions import LambdaFunctions
+from rollout.adapters.metrics import LambdaMetrics
 from rollout.handlers._runtime import (
     CORRELATION_ID_PATH,
     ROLLOUTS_STARTED,
     count,
+    events,
+    ledger,
     log_deployment_keys,
     log_metrics,
     logger,
@@ -32,6 +35,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         event,
         functions=LambdaFunctions(),
         alarms=Alarms(),
+        ledger=ledger(),
+        events=events(),
+        metrics=LambdaMetrics(),
         now=now(),
         region=os.environ.get("AWS_REGION"),
         # Our own ARN, arn:<partition>:lambda:<region>:<account>:function:<name>, tells

@@ -10,6 +10,8 @@ from rollout.handlers._runtime import (
     CORRELATION_ID_PATH,
     ROLLOUTS_PROMOTED,
     count,
+    events,
+    ledger,
     log_deployment_keys,
     log_metrics,
     logger,
@@ -26,7 +28,9 @@ if TYPE_CHECKING:
 @log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     log_deployment_keys(event)
-    outcome = usecases.promote(event, functions=LambdaFunctions(), now=now())
+    outcome = usecases.promote(
+        event, functions=LambdaFunctions(), ledger=ledger(), events=events(), now=now()
+    )
     count(ROLLOUTS_PROMOTED, targetVersion=outcome["targetVersion"])
     logger.info("promoted", extra={"target": outcome["targetVersion"]})
     return outcome

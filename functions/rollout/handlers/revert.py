@@ -10,9 +10,12 @@ from rollout.handlers._runtime import (
     CORRELATION_ID_PATH,
     ROLLOUTS_ROLLED_BACK,
     count,
+    events,
+    ledger,
     log_deployment_keys,
     log_metrics,
     logger,
+    now,
     tracer,
 )
 
@@ -25,7 +28,9 @@ if TYPE_CHECKING:
 @log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
     log_deployment_keys(event)
-    failure, action = usecases.revert(event, functions=LambdaFunctions())
+    failure, action = usecases.revert(
+        event, functions=LambdaFunctions(), ledger=ledger(), events=events(), now=now()
+    )
     # A refusal at Prepare started no rollout, so only a prepared one counts as rolled back:
     # RolloutsStarted = RolloutsPromoted + RolloutsRolledBack (+ executions stopped by hand).
     state = event.get("state") or {}

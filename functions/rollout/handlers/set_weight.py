@@ -8,6 +8,8 @@ from rollout import usecases
 from rollout.adapters.lambda_functions import LambdaFunctions
 from rollout.handlers._runtime import (
     CORRELATION_ID_PATH,
+    events,
+    ledger,
     log_deployment_keys,
     log_metrics,
     logger,
@@ -24,7 +26,9 @@ if TYPE_CHECKING:
 @log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     log_deployment_keys(event)
-    state = usecases.set_weight(event, functions=LambdaFunctions(), now=now())
+    state = usecases.set_weight(
+        event, functions=LambdaFunctions(), ledger=ledger(), events=events(), now=now()
+    )
     logger.info(
         "traffic shifted",
         extra={

@@ -1,0 +1,127 @@
+"""An in-memory ledger and event sink for use-case tests that do not exercise DynamoDB.
+
+Same decisions as `rollout.adapters.ledger.Ledger` (the conditions are those of
+`rollout.domain.ledger`); the moto-backed adapter has its own tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from rollout.domain import ledger as shapes
+from rollout.domain.events import DeploymentEvent
+from rollout.domain.ledger import LockItem, LockResult, Outcome, Signal, SignalAction
+from rollout.domain.rollout import Deployment, StepRecord
+
+
+class InMemoryLedger:
+    def __init__(self) -> None:
+        self.locks: dict[tuple[str, str], LockItem] = {}
+        self.records: dict[str, dict[str, Any]] = {}
+        self.steps: dict[str, dict[int, StepRecord]] = {}
+        self._signals: dict[str, list[Signal]] = {}
+
+    def acquire_lock(
+        self, function_name: str, alias: str, execution: str, lease_seconds: int, now: float
+    ) -> LockResult:
+        current = self.locks.get((function_name, alias))
+        if not shapes.takeable(current, execution, now):
+            assert current is not None
+            return LockResult(
+                acquired=False, owner=current.owner, lease_expires_at=current.lease_expires_at
+            )
+        item = LockItem.model_validate(
+            shapes.lock_item(function_name, alias, execution, lease_seconds, now)
+        )
+        self.locks[(function_name, alias)] = item
+        previous = current.owner if current and current.owner != execution else None
+        return LockResult(
+            acquired=True,
+            owner=execution,
+            lease_expires_at=item.lease_expires_at,
+            previous_owner=previous,
+        )
+
+    def renew_lock(
+        self, function_name: str, alias: str, execution: str, lease_seconds: int, now: float
+    ) -> LockResult:
+        current = self.locks.get((function_name, alias))
+        if current is not None and current.owner != execution:
+            return LockResult(
+                acquired=False, owner=current.owner, lease_expires_at=current.lease_expires_at
+            )
+        return self.acquire_lock(function_name, alias, execution, lease_seconds, now)
+
+    def release_lock(self, function_name: str, alias: str, execution: str) -> bool:
+        current = self.locks.get((function_name, alias))
+        if current is None or current.owner != execution:
+            return False
+        del self.locks[(function_name, alias)]
+        return True
+
+    def lock(self, function_name: str, alias: str) -> LockItem | None:
+        return self.locks.get((function_name, alias))
+
+    def record_deployment_started(
+        self, deployment: Deployment, request_input: Mapping[str, Any], now: float
+    ) -> bool:
+        found = self.records.get(deployment.execution_id)
+        if found is not None and found.get("outcome"):
+            return False
+        self.records[deployment.execution_id] = shapes.deployment_item(
+            deployment, request_input, now
+        )
+        return True
+
+    def record_deployment_step(
+        self,
+        execution: str,
+        record: StepRecord,
+        now: float,
+        *,
+        numbers: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.steps.setdefault(execution, {})[record.step] = record
+
+    def record_deployment_outcome(
+        self,
+        execution: str,
+        outcome: Outcome,
+        reason: str,
+        now: float,
+        *,
+        details: Mapping[str, Any] | None = None,
+        function_name: str | None = None,
+        alias: str | None = None,
+    ) -> bool:
+        record = self.records.setdefault(
+            execution, {"executionArn": execution, "functionName": function_name, "alias": alias}
+        )
+        if record.get("outcome"):
+            return False
+        record.update(shapes.outcome_attributes(outcome, reason, now, details=details))
+        return True
+
+    def put_signal(self, execution: str, action: str, by: str, now: float) -> Signal:
+        signal = Signal(
+            execution_arn=execution,
+            action=SignalAction(action),
+            by=by,
+            at=now,
+            id=f"s{len(self._signals.get(execution, []))}",
+        )
+        self._signals.setdefault(execution, []).append(signal)
+        return signal
+
+    def signals(self, execution: str) -> list[Signal]:
+        return list(self._signals.get(execution, []))
+
+
+class ListEvents:
+    def __init__(self) -> None:
+        self.sent: list[DeploymentEvent] = []
+
+    def emit(self, event: DeploymentEvent) -> bool:
+        self.sent.append(event)
+        return True
