@@ -190,7 +190,12 @@ def prepare(
         published=published,
     )
     if metrics is not None:
-        state = state.model_copy(update={"preflight": detectability(state, metrics, now)})
+        estimate = detectability(state, metrics, now)
+        state = state.model_copy(update={"preflight": estimate})
+        if estimate and not estimate["detectable"] and request.analysis.refuse_undetectable:
+            raise PreflightFailed(
+                f"{estimate['warning']}; refused because analysis.refuseUndetectable is true"
+            )
     # --- ledger: the history starts here; the event says so
     raw_input = event.get("input")
     ledger.record_deployment_started(

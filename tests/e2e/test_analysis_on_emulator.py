@@ -159,3 +159,18 @@ def test_prepare_reports_what_regression_the_plan_can_detect(
     assert estimate["expectedNewVersionInvocations"] > 0
     assert estimate["configuredIncrease"] == 0.05
     assert isinstance(estimate["detectable"], bool)
+
+
+def test_a_plan_that_cannot_detect_the_regression_is_refused_when_the_input_asks(
+    rollout: Rollout,
+) -> None:
+    before = rollout.revision()
+    analysis = {**FAST_ANALYSIS, "refuseUndetectable": True}
+
+    # No traffic on the alias in the last hour: nothing could be detected
+    result = rollout.wait(rollout.start(_request(rollout, analysis=analysis)), timeout=30)
+
+    assert result["status"] == "FAILED"
+    assert result["error"] == "PreflightFailed"
+    assert "too few to detect" in result["cause"]
+    assert rollout.revision() == before

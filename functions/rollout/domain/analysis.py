@@ -79,6 +79,9 @@ class AnalysisConfig(BaseModel):
     """What to do when a step's bake and its extension are over and the verdict is undecided."""
     max_extension_seconds: int = Field(default=600, ge=0, le=_MAX_EXTENSION_SECONDS)
     """How long a step's bake may be extended while the verdict is undecided."""
+    refuse_undetectable: bool = Field(default=False, strict=True)
+    """Refuse to start (PreflightFailed) when the pre-flight estimate says the plan, at the
+    alias's recent traffic, cannot detect `max_error_rate_increase`; by default only warn."""
 
     @field_validator(
         "enabled",
