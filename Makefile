@@ -62,8 +62,12 @@ typecheck: setup
 synth: setup
 	cdk synth --quiet
 
+## Every benchmark: workflow overhead, upload latency, handler import times, the analysis.
 bench: setup
 	$(BIN)/python bench/rollout_overhead.py
+	$(BIN)/python bench/upload_latency.py
+	$(BIN)/python bench/import_time.py
+	$(BIN)/python bench/analysis.py --rollouts 2000 --seed 1
 
 pr: format test
 
