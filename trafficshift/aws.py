@@ -36,7 +36,9 @@ from trafficshift.progress import EXIT_AWS_ERROR, EXIT_BAD_INPUT
 STACK_NAME = "TrafficShift"
 STATE_MACHINE_OUTPUT = "StateMachineArn"
 ARTIFACT_BUCKET_OUTPUT = "ArtifactBucketName"
+LEDGER_TABLE_OUTPUT = "LedgerTableName"
 STATE_MACHINE_ENV = "TRAFFICSHIFT_STATE_MACHINE_ARN"
+TABLE_ENV = "TRAFFICSHIFT_TABLE_NAME"
 ENDPOINT_ENV = "TRAFFICSHIFT_ENDPOINT_URL"
 EMULATOR_REGION = "us-east-1"
 
@@ -81,12 +83,14 @@ def aws_error(message: str) -> CliError:
 
 @dataclass
 class Connection:
-    """Where the CLI talks to: `--profile`, `--region`, `--endpoint-url`, `--state-machine`."""
+    """Where the CLI talks to: `--profile`, `--region`, `--endpoint-url`, `--state-machine`
+    (and `--table` for the commands that write to the ledger)."""
 
     profile: str | None = None
     region: str | None = None
     endpoint_url: str | None = None
     state_machine: str | None = None
+    table: str | None = None
     stack_name: str = STACK_NAME
     _session: boto3.Session | None = field(default=None, repr=False)
     _clients: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -138,6 +142,13 @@ class Connection:
         else:
             self._state_machine_arn = self._from_stack()
         return self._state_machine_arn
+
+    def table_name(self) -> str:
+        """`--table`, else TRAFFICSHIFT_TABLE_NAME, else the stack's LedgerTableName output."""
+        given = self.table or os.environ.get(TABLE_ENV)
+        if given:
+            return given
+        return self.stack_output(LEDGER_TABLE_OUTPUT, hint=f"--table (or set {TABLE_ENV})")
 
     def execution_arn(self, execution: str) -> str:
         """An execution ARN as given, or the ARN of the execution with this name."""

@@ -25,7 +25,7 @@ from rich.console import Console, Group
 from rich.panel import Panel
 from rich.table import Table
 
-from rollout.domain.errors import InvalidInput
+from rollout.domain.errors import InvalidInput, Throttled
 from rollout.domain.request import parse_request
 from rollout.domain.strategies import effective_poll_interval, total_bake_seconds
 from rollout.domain.strategies import plan as plan_strategy
@@ -731,6 +731,129 @@ def _json_object(text: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+# --- operator signals -----------------------------------------------------------------
+
+SignalExecution = Annotated[
+    str, typer.Argument(help="Execution ARN or name of a running rollout.", show_default=False)
+]
+By = Annotated[
+    str | None,
+    typer.Option(
+        "--by",
+        help="Who sends it, recorded with the signal. Default: the caller's AWS identity "
+        "(STS GetCallerIdentity), else $USER.",
+        show_default=False,
+    ),
+]
+TableName = Annotated[
+    str | None,
+    typer.Option(
+        "--table",
+        help="The ledger table. Default: TRAFFICSHIFT_TABLE_NAME, else the TrafficShift "
+        "stack's LedgerTableName output.",
+        rich_help_panel=_CONNECTION,
+        show_default=False,
+    ),
+]
+
+_SIGNALS: dict[str, str] = {
+    "promote": "Skip the remaining steps: 100% on the new version at the rollout's next poll.",
+    "abort": "Revert now: the alias goes back to the stable version at the rollout's next poll.",
+    "pause": "Stop a rollout's bake clock until `resume` (health is still judged: an alarm "
+    "still reverts).",
+    "resume": "Restart the bake clock of a paused rollout.",
+}
+
+
+def _signal_command(action: str) -> Callable[..., None]:
+    def send(
+        execution: SignalExecution,
+        by: By = None,
+        table: TableName = None,
+        profile: Profile = None,
+        region: Region = None,
+        endpoint_url: EndpointUrl = None,
+        state_machine: StateMachine = None,
+        output: Output = OutputFormat.text,
+        debug: Debug = False,
+    ) -> None:
+        conn = Connection(
+            profile=profile,
+            region=region,
+            endpoint_url=endpoint_url,
+            state_machine=state_machine,
+            table=table,
+        )
+        _send_signal(conn, action, execution, by, output)
+
+    send.__name__ = f"signal_{action}"
+    send.__doc__ = _SIGNALS[action]
+    return send
+
+
+def _send_signal(
+    conn: Connection, action: str, execution: str, by: str | None, output: OutputFormat
+) -> None:
+    from botocore.exceptions import ClientError
+
+    from rollout.adapters.ledger import Ledger
+
+    arn = conn.execution_arn(execution.strip())
+    table = conn.table_name()
+    sender = by or _caller(conn)
+    ledger = Ledger(table, conn.client("dynamodb"))
+    try:
+        with conn.errors("TransactWriteItems"):
+            try:
+                sent = ledger.put_signal(arn, action, sender, time.time())
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                    raise aws_error(
+                        f"no ledger table {table!r} in {conn.where}: check --table or "
+                        "TRAFFICSHIFT_TABLE_NAME, or deploy with `cdk deploy`"
+                    ) from exc
+                raise
+    except InvalidInput as exc:
+        raise bad_input(f"{exc.problem}; {exc.fix}") from exc
+    except Throttled as exc:
+        raise aws_error(f"DynamoDB throttled the signal; try again: {exc}") from exc
+    if output is OutputFormat.json:
+        _print_json(
+            {
+                "executionArn": arn,
+                "action": sent.action.value,
+                "by": sent.by,
+                "at": datetime.fromtimestamp(sent.at, UTC).isoformat(),
+                "id": sent.id,
+                "table": table,
+            }
+        )
+    else:
+        console.print(
+            f"sent {sent.action.value} to {arn.rsplit(':', 1)[-1]} (by {sent.by}); "
+            "Check reads it at its next poll",
+            highlight=False,
+        )
+
+
+def _caller(conn: Connection) -> str:
+    """The caller's AWS identity (its ARN), else the local user name."""
+    try:
+        with conn.errors():
+            return str(conn.client("sts").get_caller_identity()["Arn"])
+    except CliError:
+        import getpass
+
+        try:
+            return getpass.getuser()
+        except (OSError, KeyError):
+            return "trafficshift-cli"
+
+
+for _action in _SIGNALS:
+    app.command(_action)(_command(_signal_command(_action)))
+
+
 # --- report ---------------------------------------------------------------------------
 
 
@@ -933,7 +1056,12 @@ def _serve(port: int, region: str) -> None:
     stdout = sys.stdout
     try:
         info = running.info()
-        _record_stack(running.cloud, info.get("stateMachineArn"), info.get("artifactBucket"))
+        _record_stack(
+            running.cloud,
+            info.get("stateMachineArn"),
+            info.get("artifactBucket"),
+            info.get("ledgerTable"),
+        )
         stdout.write(json.dumps(info) + "\n")
         stdout.flush()
         # The ready line is the only stdout output: handler logs and EMF metrics (which
@@ -948,18 +1076,30 @@ def _serve(port: int, region: str) -> None:
         running.stop()
 
 
-def _record_stack(cloud: Any, state_machine_arn: str | None, artifact_bucket: str | None) -> None:
+def _record_stack(
+    cloud: Any,
+    state_machine_arn: str | None,
+    artifact_bucket: str | None,
+    ledger_table: str | None = None,
+) -> None:
     """Record the deployed control plane as the stack `cdk deploy` would have made, with
     its StateMachineArn output, so that DescribeStacks finds it here as on AWS."""
     import warnings
 
-    from trafficshift.aws import ARTIFACT_BUCKET_OUTPUT, STACK_NAME, STATE_MACHINE_OUTPUT
+    from trafficshift.aws import (
+        ARTIFACT_BUCKET_OUTPUT,
+        LEDGER_TABLE_OUTPUT,
+        STACK_NAME,
+        STATE_MACHINE_OUTPUT,
+    )
 
     if not state_machine_arn:
         return
     outputs = {STATE_MACHINE_OUTPUT: {"Value": state_machine_arn}}
     if artifact_bucket:
         outputs[ARTIFACT_BUCKET_OUTPUT] = {"Value": artifact_bucket}
+    if ledger_table:
+        outputs[LEDGER_TABLE_OUTPUT] = {"Value": ledger_table}
     template = {
         "Description": "trafficshift control plane (the emulator's record of it)",
         "Resources": {"Deployed": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},

@@ -105,6 +105,7 @@ def cli_env(endpoint_url: str | None = None, **extra: str) -> dict[str, str]:
     }
     env.pop("TRAFFICSHIFT_ENDPOINT_URL", None)
     env.pop("TRAFFICSHIFT_STATE_MACHINE_ARN", None)
+    env.pop("TRAFFICSHIFT_TABLE_NAME", None)
     if endpoint_url:
         env["TRAFFICSHIFT_ENDPOINT_URL"] = endpoint_url
     return env

@@ -172,6 +172,20 @@ class LocalCloud:
             raise RuntimeError("The deployed template has no bucket that sends EventBridge events")
         return bucket
 
+    @property
+    def ledger_table(self) -> str:
+        """The deployed ledger table: locks, deployment history, operator signals."""
+        tables = [
+            resource.physical_id
+            for resource in self.deployed.resources.values()
+            if resource.resource_type == "AWS::DynamoDB::Table"
+            and resource.created
+            and resource.logical_id.startswith("ControlPlaneLedger")
+        ]
+        if len(tables) != 1:
+            raise RuntimeError(f"The deployed template has {len(tables)} ledger tables, not 1")
+        return tables[0]
+
     def client(self, service: str, **kwargs: Any) -> Any:
         """A boto3 client for `service` in this cloud's region (kwargs go to boto3.client)."""
         kwargs.setdefault("region_name", self._region)

@@ -39,13 +39,15 @@ class RunningServer:
     _saved_moto_port: str | None = field(default=None, repr=False)
 
     def info(self) -> dict[str, str]:
-        """What `serve()` prints: endpointUrl, region and (if deployed) stateMachineArn and
-        artifactBucket."""
+        """What `serve()` prints: endpointUrl, region and (if deployed) stateMachineArn,
+        artifactBucket and ledgerTable."""
         info = {"endpointUrl": self.endpoint_url, "region": self.cloud.region}
         with contextlib.suppress(RuntimeError):  # nothing deployed
             info["stateMachineArn"] = self.cloud.state_machine_arn
         with contextlib.suppress(RuntimeError):
             info["artifactBucket"] = self.cloud.artifact_bucket
+        with contextlib.suppress(RuntimeError):
+            info["ledgerTable"] = self.cloud.ledger_table
         return info
 
     def stop(self) -> None:
