@@ -31,6 +31,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from rollout.domain.errors import ServiceUnavailable
 from trafficshift.progress import EXIT_AWS_ERROR, EXIT_BAD_INPUT
 
 STACK_NAME = "TrafficShift"
@@ -217,6 +218,12 @@ class Connection:
             raise bad_input("no AWS region: pass --region or set AWS_REGION") from exc
         except (EndpointConnectionError, ConnectTimeoutError, ConnectionClosedError) as exc:
             raise aws_error(self._unreachable()) from exc
+        except ServiceUnavailable as exc:
+            # The Lambda code's adapters (the ledger) wrap connection errors this way.
+            cause = exc.__cause__
+            if isinstance(cause, EndpointConnectionError | ConnectTimeoutError):
+                raise aws_error(self._unreachable()) from exc
+            raise aws_error(" ".join(str(exc).split())) from exc
         except ReadTimeoutError as exc:
             raise aws_error(f"{self.where} did not answer in time: {exc}") from exc
         except ParamValidationError as exc:

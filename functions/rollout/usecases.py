@@ -18,6 +18,8 @@ from rollout.domain.errors import (
     LeaseLost,
     NotFound,
     PreflightFailed,
+    ServiceUnavailable,
+    Throttled,
 )
 from rollout.domain.events import DeploymentEvent, DetailType, event_for
 from rollout.domain.ledger import LockItem, LockResult, Outcome, Signal
@@ -290,9 +292,14 @@ def check(
 ) -> dict[str, Any]:
     state = RolloutState.model_validate(event["state"])
     names = state.deployment.alarms
+    try:
+        alarm_states = alarms.states(names) if names else {}
+        analysis = _analysis_view(state, metrics, now)
+    except (Throttled, ServiceUnavailable) as exc:
+        return domain.health_unreadable(state, str(exc)).wire()
     health = Health(
-        alarms=alarms.states(names) if names else {},
-        analysis=_analysis_view(state, metrics, now),
+        alarms=alarm_states,
+        analysis=analysis,
         operator=_operator_view(state, ledger, events, now),
     )
     return domain.judge(state, health, now).wire()

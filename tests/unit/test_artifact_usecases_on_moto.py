@@ -122,6 +122,7 @@ def test_update_code_replaces_latest_with_the_uploaded_version_and_resolves_the_
         "alarms": [],
         "pollIntervalSeconds": 5,
         "onBusy": "refuse",
+        "maxHealthReadFailures": 3,
         "publish": False,
         "analysis": AnalysisConfig().model_dump(by_alias=True, mode="json"),
     }
@@ -227,6 +228,7 @@ def test_publish_artifact_publishes_exactly_the_uploaded_code(cloud: SimpleNames
         "alarms": [],
         "pollIntervalSeconds": 5,
         "onBusy": "refuse",
+        "maxHealthReadFailures": 3,
         "targetVersion": "1",
         "analysis": AnalysisConfig().model_dump(by_alias=True, mode="json"),
     }

@@ -10,9 +10,9 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from rollout.domain.errors import AliasChangedConcurrently, Throttled
+from rollout.domain.errors import AliasChangedConcurrently, ServiceUnavailable, Throttled
 
 # botocore's standard retry mode retries throttling with exponential backoff and jitter;
 # what still fails after it becomes `Throttled`, which the state machine retries.
@@ -53,4 +53,9 @@ def translated(
             raise Throttled(f"{operation} was throttled: {exc}") from exc
         if code == "PreconditionFailedException":
             raise AliasChangedConcurrently(f"{operation}: {exc}") from exc
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        if status >= 500:
+            raise ServiceUnavailable(f"{operation} failed ({code or status}): {exc}") from exc
         raise
+    except BotoCoreError as exc:  # connection and read timeouts, endpoint unreachable
+        raise ServiceUnavailable(f"{operation} could not be reached: {exc}") from exc

@@ -79,6 +79,10 @@ class DeploymentRolledBack(TrafficShiftError):
     """Terminal: the deployment was reverted to the stable version."""
 
 
+class ServiceUnavailable(TrafficShiftError):
+    """An AWS API answered 5xx or could not be reached, after botocore's own retries."""
+
+
 class NotFound(TrafficShiftError):
     """A function, alias or version that AWS says does not exist."""
 

@@ -29,6 +29,7 @@ _ALIAS_NAME = re.compile(r"^(?!^[0-9]+$)[a-zA-Z0-9-_]{1,128}$")
 _VERSION = re.compile(r"^[0-9]{1,10}$")
 
 _FIELD_HELP = {
+    "maxHealthReadFailures": "give a whole number from 0 to 100 (default 3)",
     "analysis": 'give an object such as {"maxErrorRateIncrease": 0.01, "minInvocations": 100, '
     '"falsePositiveRate": 0.01, "onInconclusive": "rollback"}, or {"enabled": false}',
     "functionName": 'give the function\'s name or its unqualified ARN, e.g. "orders-api"',
@@ -63,6 +64,11 @@ class DeploymentRequest(BaseModel):
     # An uploaded zip to roll out; its shape is checked by rollout.domain.artifact.
     artifact: dict[str, Any] | None = None
     alarms: tuple[str, ...] = ()
+    # Consecutive Checks that may fail to read the alarms or metrics (5xx, throttled after
+    # retries) before the rollout reverts; a successful read resets the count.
+    max_health_read_failures: int = Field(
+        default=3, alias="maxHealthReadFailures", ge=0, le=100, strict=True
+    )
     # Version-versus-version analysis: on by default, no alarm needed (domain.analysis).
     analysis: AnalysisConfig = Field(default_factory=AnalysisConfig)
     poll_interval_seconds: int = Field(

@@ -93,6 +93,7 @@ class Deployment(_Model):
     alarms: list[str] = Field(default_factory=list)
     started_at: str
     published: bool = False
+    max_health_read_failures: int = 3
     # The analysis configuration (camelCase, as in the input), None when turned off.
     analysis: dict[str, Any] | None = None
 
@@ -117,6 +118,7 @@ class Cursor(_Model):
     decision: Decision = Decision.CONTINUE
     reason: str = ""
     checks: int = 0  # Checks in the current step
+    health_read_failures: int = 0  # consecutive Checks that could not read the health
 
 
 class StepRecord(_Model):
@@ -203,6 +205,7 @@ def preflight(
             plan=[s.to_dict() for s in steps],
             poll_interval_seconds=effective_poll_interval(steps, request.poll_interval_seconds),
             alarms=list(request.alarms),
+            max_health_read_failures=request.max_health_read_failures,
             started_at=_iso(now),
             published=published,
             # A plan whose first step is 100% (AllAtOnce) leaves no stable traffic running
@@ -388,6 +391,7 @@ def judge(state: RolloutState, health: Health, now: float) -> RolloutState:
             "reason": reason,
             "wait_seconds": wait,
             "checks": cursor.checks + 1,
+            "health_read_failures": 0,
         }
     )
     steps = list(state.steps)
@@ -401,6 +405,39 @@ def judge(state: RolloutState, health: Health, now: float) -> RolloutState:
             update["analysis"] = analysis.numbers
         steps[-1] = steps[-1].model_copy(update=update)
     return state.model_copy(update={"cursor": new_cursor, "steps": steps})
+
+
+def health_unreadable(state: RolloutState, error: str) -> RolloutState:
+    """A Check that could not read the alarms or metrics: poll again, up to the limit.
+
+    Never advances: an unread health is not a healthy one.
+    """
+    deployment, cursor = state.deployment, state.cursor
+    failures = cursor.health_read_failures + 1
+    limit = deployment.max_health_read_failures
+    where = (
+        f"step {cursor.step_index + 1}/{len(deployment.plan)} "
+        f"(weight {_pct(cursor.weight_percent)}%)"
+    )
+    if failures > limit:
+        decision = Decision.FAIL
+        reason = (
+            f"could not read the health {failures} times in a row at {where} "
+            f"(maxHealthReadFailures={limit}): {error}"
+        )
+    else:
+        decision = Decision.CONTINUE
+        reason = f"could not read the health at {where} ({failures} of {limit} tolerated): {error}"
+    new_cursor = cursor.model_copy(
+        update={
+            "decision": decision,
+            "reason": reason,
+            "wait_seconds": 0 if decision == Decision.FAIL else deployment.poll_interval_seconds,
+            "checks": cursor.checks + 1,
+            "health_read_failures": failures,
+        }
+    )
+    return state.model_copy(update={"cursor": new_cursor})
 
 
 def _health_text(deployment: Deployment, analysis: AnalysisView | None) -> str:
