@@ -232,3 +232,30 @@ def test_ten_step_rollout_stays_within_the_transition_and_api_call_budgets(
     # GetAlias + the two versions' configurations + one UpdateAlias per step
     assert calls.of("lambda").get("UpdateAlias") == 10
     assert calls.lambda_control_plane() <= 10 + 6
+
+
+def test_the_same_start_submitted_twice_is_one_execution(rollout: Rollout) -> None:
+    # A CI job that retries its StartExecution call (same name, same input), as AWS allows
+    sfn = rollout.cloud.client("stepfunctions")
+    body = json.dumps(rollout.request(strategy={"type": "canary", "percent": 10, "bakeSeconds": 5}))
+    name = f"ci-{rollout.function}"
+
+    first = sfn.start_execution(
+        stateMachineArn=rollout.cloud.state_machine_arn, name=name, input=body
+    )
+    again = sfn.start_execution(
+        stateMachineArn=rollout.cloud.state_machine_arn, name=name, input=body
+    )
+
+    assert again["executionArn"] == first["executionArn"]
+    named = [
+        e
+        for e in sfn.list_executions(stateMachineArn=rollout.cloud.state_machine_arn)["executions"]
+        if e["name"] == name
+    ]
+    assert len(named) == 1
+    with pytest.raises(sfn.exceptions.ExecutionAlreadyExists):
+        sfn.start_execution(
+            stateMachineArn=rollout.cloud.state_machine_arn, name=name, input=body + " "
+        )
+    assert rollout.wait(first["executionArn"])["status"] == "SUCCEEDED"
