@@ -7,13 +7,12 @@ import io
 import json
 import logging
 import warnings
-import zipfile
 from collections.abc import Iterator
-from types import SimpleNamespace
 from typing import Any
 
 import boto3
 import pytest
+from handler_support import CONTEXT, code_zip
 from moto import mock_aws
 
 from rollout.adapters import aws
@@ -22,24 +21,10 @@ from rollout.adapters.ledger import table_definition
 from rollout.domain.errors import InvalidInput
 from rollout.handlers import _runtime, check, prepare, promote, revert, set_weight
 
-CONTEXT = SimpleNamespace(
-    function_name="trafficshift-test",
-    function_version="$LATEST",
-    invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:trafficshift-test",
-    memory_limit_in_mb=256,
-    aws_request_id="req-1",
-    log_group_name="/aws/lambda/trafficshift-test",
-    log_stream_name="s",
-    get_remaining_time_in_millis=lambda: 30_000,
-)
 EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:TrafficShift:observed"
 
 
-def _zip(source: str) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as archive:
-        archive.writestr("app.py", source)
-    return buf.getvalue()
+_zip = code_zip
 
 
 @pytest.fixture
