@@ -12,9 +12,12 @@ about what Lambda imports, the process sees only what the asset holds:
 
 The figure is with bytecode cached (the second and later runs of each module); the
 median of `--runs` runs is compared with the budget. `--breakdown` adds where the time
-goes, by top-level package (from `python -X importtime`).
+goes, by top-level package (from `python -X importtime`). `--no-bytecode` adds, for
+information, the import as Lambda runs the asset today: it is bundled without .pyc files
+(`pip install --no-compile`) and /var/task is read-only, so Python compiles every module
+of the asset at every cold start (the runtime's own standard library is precompiled).
 
-    python bench/import_time.py [--runs 7] [--budget-ms 150] [--breakdown]
+    python bench/import_time.py [--runs 7] [--budget-ms 150] [--breakdown] [--no-bytecode]
 
 Exits 1 when a module's median is over the budget.
 """
@@ -26,9 +29,11 @@ import collections
 import hashlib
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -53,6 +58,22 @@ _TIMER = (
     "importlib.import_module({module!r})\n"
     "print((time.perf_counter() - started) * 1000)\n"
 )
+
+
+# What any handler imports before a line of trafficshift: Powertools' Logger, Metrics and
+# Tracer (patching botocore, as _runtime does), a botocore session and pydantic with one
+# model built. Printed as the floor under the handlers' figures.
+_FLOOR = """
+import botocore.session
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from pydantic import BaseModel
+
+Logger(); Metrics(); Tracer(patch_modules=("botocore",))
+
+
+class Built(BaseModel):
+    name: str
+"""
 
 
 def handler_modules() -> list[str]:
@@ -90,14 +111,31 @@ def asset_dir() -> Path:
     return target
 
 
-def _environment(asset: Path) -> dict[str, str]:
+def _environment(asset: Path, functions: Path = FUNCTIONS) -> dict[str, str]:
     return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": os.environ.get("HOME", "/tmp"),  # noqa: S108 - a home for pip-less children
-        "PYTHONPATH": os.pathsep.join([str(FUNCTIONS), str(asset)]),
-        "LAMBDA_TASK_ROOT": str(FUNCTIONS),
+        "PYTHONPATH": os.pathsep.join([str(functions), str(asset)]),
+        "LAMBDA_TASK_ROOT": str(functions),
         **LAMBDA_ENVIRONMENT,
     }
+
+
+def source_only(asset: Path, into: Path) -> dict[str, str]:
+    """The environment of a process that sees the asset as Lambda does: no .pyc at all.
+
+    The pip-installed packages are copied once without their bytecode; `rollout` is
+    copied into `into` on each run (it changes); PYTHONDONTWRITEBYTECODE keeps it so.
+    """
+    bare = asset.with_name(asset.name + "-source")
+    if not (bare / ".complete").exists():
+        shutil.rmtree(bare, ignore_errors=True)
+        shutil.copytree(asset, bare, ignore=shutil.ignore_patterns("__pycache__"))
+        (bare / ".complete").write_text("ok\n")
+    shutil.copytree(
+        FUNCTIONS / "rollout", into / "rollout", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    return {**_environment(bare, into), "PYTHONDONTWRITEBYTECODE": "1"}
 
 
 def import_ms(module: str, env: dict[str, str]) -> float:
@@ -140,30 +178,61 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--budget-ms", type=float, default=150.0)
     parser.add_argument("--breakdown", action="store_true")
+    parser.add_argument(
+        "--no-bytecode",
+        action="store_true",
+        help="also time each import with no .pyc files, as the asset runs on Lambda today",
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
 
-    env = _environment(asset_dir())
-    figures = {}
-    for module in handler_modules():
-        import_ms(module, env)  # the first import writes the bytecode cache
-        runs = [import_ms(module, env) for _ in range(args.runs)]
-        figures[module] = {
-            "medianMs": round(statistics.median(runs), 1),
-            "minMs": round(min(runs), 1),
-            "maxMs": round(max(runs), 1),
-        }
+    asset = asset_dir()
+    env = _environment(asset)
+    figures: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory(prefix="trafficshift-bench-") as scratch:
+        bare = source_only(asset, Path(scratch)) if args.no_bytecode else None
+        (Path(scratch) / "_import_floor.py").write_text(_FLOOR)
+        floor_env = {**env, "PYTHONPATH": os.pathsep.join([scratch, env["PYTHONPATH"]])}
+        import_ms("_import_floor", floor_env)
+        floor = statistics.median(import_ms("_import_floor", floor_env) for _ in range(args.runs))
+        for module in handler_modules():
+            import_ms(module, env)  # the first import writes the bytecode cache
+            runs = [import_ms(module, env) for _ in range(args.runs)]
+            figures[module] = {
+                "medianMs": round(statistics.median(runs), 1),
+                "minMs": round(min(runs), 1),
+                "maxMs": round(max(runs), 1),
+            }
+            if bare is not None:
+                compiled = [import_ms(module, bare) for _ in range(args.runs)]
+                figures[module]["noBytecodeMedianMs"] = round(statistics.median(compiled), 1)
     over = [m for m, f in figures.items() if f["medianMs"] > args.budget_ms]
     if args.json:
-        print(json.dumps({"budgetMs": args.budget_ms, "runs": args.runs, "modules": figures}))
+        print(
+            json.dumps(
+                {
+                    "budgetMs": args.budget_ms,
+                    "runs": args.runs,
+                    "floorMs": round(floor, 1),
+                    "modules": figures,
+                }
+            )
+        )
     else:
         print(f"cold import, median of {args.runs} fresh processes (budget {args.budget_ms:g} ms)")
         for module, f in figures.items():
             verdict = "OVER" if module in over else "ok"
+            without = (
+                f"  no .pyc: {f['noBytecodeMedianMs']:.1f} ms" if "noBytecodeMedianMs" in f else ""
+            )
             print(
                 f"  {module:40} {f['medianMs']:7.1f} ms  "
-                f"(min {f['minMs']:.1f}, max {f['maxMs']:.1f})  {verdict}"
+                f"(min {f['minMs']:.1f}, max {f['maxMs']:.1f})  {verdict}{without}"
             )
+        print(
+            f"  {'floor: Powertools + botocore + pydantic':40} {floor:7.1f} ms  "
+            "(no trafficshift code: what every handler imports first)"
+        )
     if args.breakdown:
         module = next(iter(figures))
         print(f"where {module}'s import time goes (ms by top-level package, -X importtime):")

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
-import boto3
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -31,7 +31,27 @@ THROTTLING_CODES = frozenset(
 @cache
 def client(service: str) -> Any:
     """One client per service per container, built on first use (not at import)."""
-    return boto3.client(service, region_name=os.environ.get("AWS_REGION"), config=CLIENT_CONFIG)
+    return make_client(service, CLIENT_CONFIG)
+
+
+def make_client(service: str, config: Config) -> Any:
+    """A botocore client for `service` in AWS_REGION, from the container's one session.
+
+    Not boto3: `import boto3` also imports s3transfer (and through it multiprocessing and
+    concurrent.futures), about 20 ms of every cold start for code no handler calls. A
+    botocore client is what boto3.client() returns, less boto3's injected S3 transfer
+    methods (adapters/s3.py calls s3transfer itself).
+    """
+    return _session().create_client(
+        service, region_name=os.environ.get("AWS_REGION"), config=config
+    )
+
+
+@cache
+def _session() -> botocore.session.Session:
+    # One session per container, as boto3's default session: the service models and the
+    # credentials it loads serve every client.
+    return botocore.session.get_session()
 
 
 def error_code(exc: ClientError) -> str:

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
-import boto3
 from botocore.config import Config
 
+from rollout.adapters.aws import make_client
 from rollout.domain.events import SOURCE, DeploymentEvent
 
 __all__ = ["EVENTS_CLIENT_CONFIG", "Events"]
@@ -43,9 +42,7 @@ _SUBJECT_MAX = 100  # SNS: at most 100 printable ASCII characters
 @cache
 def _client(service: str) -> Any:
     """One client per service per container, built on first use (not at import)."""
-    return boto3.client(
-        service, region_name=os.environ.get("AWS_REGION"), config=EVENTS_CLIENT_CONFIG
-    )
+    return make_client(service, EVENTS_CLIENT_CONFIG)
 
 
 class Events:

@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from rollout.adapters import dynamodb_types
 from rollout.adapters.aws import client, translated
 from rollout.domain import ledger as shapes
 from rollout.domain.errors import InvalidInput, Throttled
@@ -32,9 +32,6 @@ from rollout.domain.rollout import Deployment, StepRecord
 __all__ = ["Ledger", "table_definition"]
 
 _ACQUIRE_ATTEMPTS = 3  # the lock changed hands between our write and our read: try again
-
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
 
 
 class _ConditionFailed(Exception):
@@ -445,11 +442,11 @@ def _lock(plain: Mapping[str, Any]) -> LockItem | None:
 
 
 def _typed(values: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _serializer.serialize(_decimals(v)) for k, v in values.items()}
+    return {k: dynamodb_types.serialize(_decimals(v)) for k, v in values.items()}
 
 
 def _plain(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _numbers(_deserializer.deserialize(v)) for k, v in item.items()}
+    return {k: _numbers(dynamodb_types.deserialize(v)) for k, v in item.items()}
 
 
 def _decimals(value: Any) -> Any:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import IO, Any
 
+# boto3 gives its S3 clients this method; our clients are plain botocore (adapters/aws.py),
+# so the S3 adapter, which only the upload path imports, calls it itself: the same managed
+# (ranged, retried) transfer, with boto3 and s3transfer paid for by UpdateCode alone.
+from boto3.s3.inject import download_fileobj
 from botocore.exceptions import ClientError
 
 from rollout.adapters.aws import client, error_code, translated
@@ -42,6 +46,10 @@ class ArtifactObjects:
     def download(self, bucket: str, key: str, version_id: str, into: IO[bytes]) -> None:
         """Stream one object version into a (temporary) file."""
         with translated("GetObject"):
-            self._client.download_fileobj(
-                Bucket=bucket, Key=key, Fileobj=into, ExtraArgs={"VersionId": version_id}
+            download_fileobj(
+                self._client,
+                Bucket=bucket,
+                Key=key,
+                Fileobj=into,
+                ExtraArgs={"VersionId": version_id},
             )

@@ -1,18 +1,26 @@
-"""What every handler shares: Powertools' Logger, Tracer and Metrics, and the clock."""
+"""What every handler shares: Powertools' Logger, Tracer and Metrics, and the clock.
+
+The pattern for a handler module (cold start: `python bench/import_time.py`, a budget of
+150 ms a module; docs/decisions.md, "Cold imports"). Lambda imports the module at init:
+- at the top, import what every invocation uses: this module, the use-case module and
+  the adapters the handler builds; a rollout task also takes `ledger()`/`events()` from
+  `_ports`. Nothing moves into the first invocation that every invocation needs.
+- import here nothing but Powertools: the artifact handlers share it and use no ledger.
+- never import boto3 (it imports s3transfer, ~20 ms): build clients with
+  `rollout.adapters.aws.client(service)`, or `make_client(service, config)` for a
+  client of your own config.
+- import inside the function only what a rare path needs.
+"""
 
 from __future__ import annotations
 
 import functools
-import os
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-
-from rollout.adapters.events import Events
-from rollout.adapters.ledger import Ledger
 
 # The service name comes from POWERTOOLS_SERVICE_NAME; each log line carries the
 # execution ARN as correlation id (inject_lambda_context(correlation_id_path=...)).
@@ -33,19 +41,6 @@ Handler = TypeVar("Handler", bound=Callable[..., Any])
 
 def now() -> float:
     return time.time()
-
-
-def ledger() -> Ledger:
-    """The ledger table the construct made (TABLE_NAME): a required port of every task."""
-    return Ledger(os.environ["TABLE_NAME"])
-
-
-def events() -> Events:
-    """EventBridge (EVENT_BUS_NAME, default bus), and SNS when the construct set a topic."""
-    return Events(
-        bus_name=os.environ.get("EVENT_BUS_NAME") or "default",
-        topic_arn=os.environ.get("SNS_TOPIC_ARN") or None,
-    )
 
 
 def log_metrics(handler: Handler) -> Handler:

@@ -7,11 +7,10 @@ from typing import TYPE_CHECKING, Any
 from rollout import usecases
 from rollout.adapters.alarms import Alarms
 from rollout.adapters.metrics import LambdaMetrics
+from rollout.handlers._ports import events, ledger
 from rollout.handlers._runtime import (
     CORRELATION_ID_PATH,
     STEP_DURATION,
-    events,
-    ledger,
     log_deployment_keys,
     log_metrics,
     logger,

@@ -6,12 +6,11 @@ from typing import TYPE_CHECKING, Any
 
 from rollout import usecases
 from rollout.adapters.lambda_functions import LambdaFunctions
+from rollout.handlers._ports import events, ledger
 from rollout.handlers._runtime import (
     CORRELATION_ID_PATH,
     ROLLOUTS_ROLLED_BACK,
     count,
-    events,
-    ledger,
     log_deployment_keys,
     log_metrics,
     logger,
