@@ -1,4 +1,5 @@
-"""Build the CDK app: one `TrafficShift` stack, checked by cdk-nag (AwsSolutions).
+"""Build the CDK app: one `TrafficShift` stack, checked by cdk-nag (AwsSolutions and
+Serverless).
 
 `app.py` calls `create_app()`; the tests call it with a fixed environment and context.
 """
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
-from cdk_nag import AwsSolutionsChecks
+from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
 from infra.nag import acknowledge_control_plane
 from infra.stack import TrafficShiftStack
@@ -37,7 +38,7 @@ def create_app(
     """
     app = cdk.App(context={**cdk_json_context(), **(context or {})}, outdir=outdir)
     stack = TrafficShiftStack(app, STACK_NAME, env=env or _default_env())
-    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app))
     acknowledge_control_plane(stack.control_plane)
     return app
 

@@ -13,6 +13,7 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from rollout.domain.artifact import KEY_WILDCARD
@@ -95,6 +96,10 @@ class UploadRules(Construct):
     pattern cannot check that the folder is a valid function name, the execution does.
     ``Misplaced`` matches every other key of the bucket, so that an upload outside the
     convention is never silent: its execution fails naming the key.
+
+    :param dead_letter_queue: where an event goes that EventBridge could not deliver to the
+        trigger within ``max_event_age`` (an upload is never dropped silently).
+    :param max_event_age: how long EventBridge retries delivering an event. Default: 2 hours.
     """
 
     def __init__(
@@ -104,19 +109,25 @@ class UploadRules(Construct):
         *,
         bucket: s3.IBucket,
         trigger: lambda_.IFunction,
+        dead_letter_queue: sqs.IQueue,
+        max_event_age: Duration | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        self._target = targets.LambdaFunction(
+            trigger,
+            dead_letter_queue=dead_letter_queue,
+            max_event_age=max_event_age or Duration.hours(2),
+            retry_attempts=8,
+        )
         self.uploaded = self._rule(
             "Uploaded",
             bucket,
-            trigger,
             key=[{"wildcard": KEY_WILDCARD}],
             description="An artifact uploaded as <function-name>/<anything>.zip: deploy it",
         )
         self.misplaced = self._rule(
             "Misplaced",
             bucket,
-            trigger,
             key=[{"anything-but": {"wildcard": KEY_WILDCARD}}],
             description="An upload outside <function-name>/<anything>.zip: refuse it, by name",
         )
@@ -125,7 +136,6 @@ class UploadRules(Construct):
         self,
         name: str,
         bucket: s3.IBucket,
-        trigger: lambda_.IFunction,
         *,
         key: list[object],
         description: str,
@@ -139,5 +149,5 @@ class UploadRules(Construct):
                 detail_type=["Object Created"],
                 detail={"bucket": {"name": [bucket.bucket_name]}, "object": {"key": key}},
             ),
-            targets=[targets.LambdaFunction(trigger)],
+            targets=[self._target],
         )

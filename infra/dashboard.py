@@ -44,6 +44,8 @@ class ControlPlaneDashboard(Construct):
         that CloudFormation generates (a fixed name would clash between regions).
     :param period: the period of every graph. Default: 5 minutes.
     :param default_interval: the time range the dashboard opens on. Default: 1 week.
+    :param failed_events_alarm: the alarm on the queue of events that could not be
+        delivered (uploads, reconciler), shown with its threshold. Default: none.
     """
 
     def __init__(
@@ -58,6 +60,7 @@ class ControlPlaneDashboard(Construct):
         dashboard_name: str | None = None,
         period: Duration | None = None,
         default_interval: Duration | None = None,
+        failed_events_alarm: cloudwatch.IAlarm | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self._period = period or Duration.minutes(5)
@@ -160,6 +163,16 @@ class ControlPlaneDashboard(Construct):
                 width=8,
             ),
         )
+
+        if failed_events_alarm is not None:
+            self.dashboard.add_widgets(
+                cloudwatch.AlarmWidget(
+                    title="Undelivered upload and reconciler events (FailedEvents queue)",
+                    alarm=failed_events_alarm,
+                    width=_WIDTH,
+                    height=4,
+                )
+            )
 
     @property
     def url(self) -> str:

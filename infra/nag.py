@@ -1,4 +1,5 @@
-"""cdk-nag (AwsSolutions) acknowledgments for the control plane, each with its reason.
+"""cdk-nag (AwsSolutions and Serverless) acknowledgments for the control plane, each with
+its reason.
 
 cdk-nag 3 identifies an IAM5 finding by the rendered resource, e.g.
 ``AwsSolutions-IAM5[Resource::arn:aws:lambda:us-east-1:123456789012:function:*]``, and
@@ -15,10 +16,13 @@ from aws_cdk import Acknowledgment, Stack, Validations
 from aws_cdk import aws_iam as iam
 from constructs import IConstruct
 
-from infra.control_plane import RUNTIME, TASKS, TrafficShiftControlPlane
+from infra.control_plane import ASYNC_INVOKED, HOOKS, RUNTIME, TASKS, TrafficShiftControlPlane
 
 IAM5 = "AwsSolutions::AwsSolutions-IAM5"
 L1 = "AwsSolutions::AwsSolutions-L1"
+SERVERLESS_LATEST_RUNTIME = "Serverless::Serverless-LambdaLatestVersion"
+SERVERLESS_LAMBDA_DLQ = "Serverless::Serverless-LambdaDLQ"
+SERVERLESS_REDRIVE = "Serverless::Serverless-SQSRedrivePolicy"
 
 _XRAY = (
     "X-Ray's PutTraceSegments and PutTelemetryRecords (added by CDK for active tracing) "
@@ -36,14 +40,24 @@ def acknowledge_control_plane(control_plane: TrafficShiftControlPlane) -> None:
     ]
     alarms = nag_resource(stack, control_plane.alarm_arn_pattern)
 
+    pinned = (
+        f"{RUNTIME.name} is pinned on purpose: the asset's wheels are resolved for "
+        f"cp{RUNTIME.name.removeprefix('python').replace('.', '')} from "
+        "functions/requirements.txt; a runtime upgrade is a reviewed change of both."
+    )
     for task, function in control_plane.functions.items():
-        _acknowledge(
-            function,
-            L1,
-            f"{RUNTIME.name} is pinned on purpose: the asset's wheels are resolved for "
-            f"cp{RUNTIME.name.removeprefix('python').replace('.', '')} from "
-            "functions/requirements.txt; a runtime upgrade is a reviewed change of both.",
-        )
+        _acknowledge(function, L1, pinned)
+        _acknowledge(function, SERVERLESS_LATEST_RUNTIME, pinned)
+        if task not in ASYNC_INVOKED:
+            _acknowledge(
+                function,
+                SERVERLESS_LAMBDA_DLQ,
+                f"{task} is only ever invoked synchronously, by the state machine's Task "
+                "state, which retries and catches its failures into Revert; a Lambda "
+                "dead-letter queue applies to asynchronous invokes only and would never "
+                "receive anything. The asynchronously invoked functions (Trigger, "
+                "Reconcile) have one.",
+            )
         role = _role(function.role)
         star = _XRAY
         if task in ("Check", "Prepare"):
@@ -69,23 +83,44 @@ def acknowledge_control_plane(control_plane: TrafficShiftControlPlane) -> None:
             "UpdateCode",
             "PublishArtifact",
             "Reconcile",
+            "PostTraffic",
         ):
             for arn, rendered in managed:
-                qualified = arn.endswith(":*")
                 _acknowledge(
-                    role,
-                    f"{IAM5}[Resource::{rendered}]",
-                    (
-                        "Qualified ARNs (versions and aliases) of the managed functions: "
-                        "aliases are what the control plane shifts, and the versions are "
-                        "created per deployment, so they cannot be named in advance."
-                        if qualified
-                        else "The managed functions are the deploying team's choice "
-                        "(construct option managed_function_names / context "
-                        "trafficshift:managedFunctions); a name pattern is how they are given."
-                    ),
+                    role, f"{IAM5}[Resource::{rendered}]", _managed_reason(control_plane, arn)
                 )
 
+    for hook in HOOKS:
+        for arn in control_plane.hook_function_arns:
+            rendered = nag_resource(stack, arn)
+            if "*" not in rendered:
+                continue
+            _acknowledge(
+                _role(control_plane.functions[hook].role),
+                f"{IAM5}[Resource::{rendered}]",
+                "Hook functions are named per deployment (input hooks.preTraffic / "
+                "postTraffic), so lambda:InvokeFunction is granted on the construct's "
+                "hook_function_names patterns (default CodeDeployHook_* and "
+                "TrafficShiftHook*, as CodeDeploy's own role allows CodeDeployHook_*), "
+                "and on their versions and aliases; Prepare refuses any other hook.",
+            )
+    if control_plane.signing_profile is not None:
+        _acknowledge(
+            _role(control_plane.functions["UpdateCode"].role),
+            f"{IAM5}[Resource::{nag_resource(stack, control_plane.code_signing_config_pattern)}]",
+            "UpdateCode reads the code signing config attached to the target function "
+            "(lambda:GetCodeSigningConfig) to refuse an upload whose function does not "
+            "enforce this control plane's signing profile; the config is the function "
+            "owner's choice, so it cannot be named in advance. Read-only, this account "
+            "and region.",
+        )
+    _acknowledge(
+        control_plane.failed_events,
+        SERVERLESS_REDRIVE,
+        "FailedEvents is itself the dead-letter queue of the upload and reconciler rules' "
+        "targets and of the Trigger and Reconcile functions: the last stop, read by an "
+        "operator. A redrive policy would move its messages to yet another queue.",
+    )
     artifacts = nag_resource(stack, control_plane.artifact_bucket.arn_for_objects("*"))
     _acknowledge(
         _role(control_plane.functions["UpdateCode"].role),
@@ -126,6 +161,29 @@ def acknowledge_control_plane(control_plane: TrafficShiftControlPlane) -> None:
             "CDK's LambdaInvoke grants lambda:InvokeFunction on the control plane's own "
             "function and its qualifiers; the definition invokes only the unqualified ARN.",
         )
+
+
+def _managed_reason(control_plane: TrafficShiftControlPlane, arn: str) -> str:
+    managed = control_plane.managed_functions
+    if managed.is_tagged:
+        return (
+            "Tag mode: every statement on function:* of this account and region carries the "
+            f"condition aws:ResourceTag/{managed.tag_key} = {managed.tag_value}, which Lambda "
+            "evaluates for these function actions, for the function and its versions and "
+            "aliases (docs/decisions.md, 'Tag mode by default'); a template test fails on "
+            "any Lambda function action on a wildcard without it."
+        )
+    if arn.endswith(":*"):
+        return (
+            "Qualified ARNs (versions and aliases) of the managed functions: aliases are "
+            "what the control plane shifts, and the versions are created per deployment, "
+            "so they cannot be named in advance."
+        )
+    return (
+        "The managed functions are the deploying team's choice (construct option "
+        "ManagedFunctions.named / context trafficshift:managedFunctions); a name pattern is "
+        "how they are given."
+    )
 
 
 def nag_resource(stack: Stack, value: str) -> str:

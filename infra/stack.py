@@ -13,13 +13,16 @@ from infra.control_plane import TrafficShiftControlPlane
 from infra.dashboard import ControlPlaneDashboard
 
 MANAGED_FUNCTIONS_CONTEXT = "trafficshift:managedFunctions"
+CODE_SIGNING_CONTEXT = "trafficshift:codeSigning"
 
 
 class TrafficShiftStack(Stack):
     """One control plane per account and region.
 
     Context ``trafficshift:managedFunctions`` (a list, a JSON list, or a comma-separated
-    string) narrows the functions it may shift; default: the construct's default.
+    string) names the functions it may shift; default: the construct's default, every
+    function tagged ``trafficshift:managed=true``. Context ``trafficshift:codeSigning``
+    (``true``) turns on the construct's ``code_signing``; default: off.
     """
 
     def __init__(self, scope: Construct, construct_id: str, **kwargs: Any) -> None:
@@ -31,6 +34,8 @@ class TrafficShiftStack(Stack):
         managed = _function_names(self.node.try_get_context(MANAGED_FUNCTIONS_CONTEXT))
         if managed is not None:
             options["managed_function_names"] = managed
+        if str(self.node.try_get_context(CODE_SIGNING_CONTEXT)).lower() == "true":
+            options["code_signing"] = True
 
         self.control_plane = TrafficShiftControlPlane(self, "ControlPlane", **options)
         self.dashboard = ControlPlaneDashboard(
@@ -38,6 +43,7 @@ class TrafficShiftStack(Stack):
             "Dashboard",
             state_machine=self.control_plane.state_machine,
             functions=self.control_plane.functions,
+            failed_events_alarm=self.control_plane.failed_events_alarm,
         )
 
         Tags.of(self).add("project", "trafficshift")
@@ -66,6 +72,26 @@ class TrafficShiftStack(Stack):
             value=self.dashboard.url,
             description="The control plane's CloudWatch dashboard",
         )
+        CfnOutput(
+            self,
+            "FailedEventsQueueUrl",
+            value=self.control_plane.failed_events.queue_url,
+            description="Uploads and reconciler events that could not be delivered or handled",
+        )
+        if self.control_plane.code_signing_config is not None:
+            CfnOutput(
+                self,
+                "CodeSigningConfigArn",
+                value=self.control_plane.code_signing_config.code_signing_config_arn,
+                description="Attach to the managed functions; uploads must be signed",
+            )
+        if self.control_plane.signing_profile is not None:
+            CfnOutput(
+                self,
+                "SigningProfileName",
+                value=self.control_plane.signing_profile.signing_profile_name,
+                description="Sign uploads with this AWS Signer profile",
+            )
 
 
 def _function_names(value: object) -> list[str] | None:

@@ -21,6 +21,7 @@ from rollout.domain import artifact as domain
 from rollout.domain.artifact import (
     ArtifactSource,
     ArtifactState,
+    CodeSigning,
     CodeState,
     CodeUpdate,
     Defaults,
@@ -36,6 +37,7 @@ class ObjectsPort(Protocol):
 
 class CodePort(Protocol):
     def configuration(self, function_name: str) -> CodeState: ...
+    def code_signing(self, function_name: str) -> CodeSigning: ...
     def update_from_s3(
         self, function_name: str, *, bucket: str, key: str, version_id: str, revision_id: str
     ) -> CodeState: ...
@@ -57,6 +59,8 @@ class ArtifactSettings(BaseModel):
     bucket: str = ""  # UpdateCode's: the only bucket it deploys from
     defaults: Defaults = Field(default_factory=Defaults)
     code_update_timeout_seconds: int = Field(default=600, ge=1)
+    # With the construct's code_signing: the profile version every target must enforce.
+    signing_profile_version_arn: str = ""
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> ArtifactSettings:
@@ -77,6 +81,7 @@ class ArtifactSettings(BaseModel):
             code_update_timeout_seconds=int(
                 env.get("TRAFFICSHIFT_CODE_UPDATE_TIMEOUT_SECONDS", "600")
             ),
+            signing_profile_version_arn=env.get("TRAFFICSHIFT_SIGNING_PROFILE_VERSION_ARN", ""),
         )
 
 
@@ -168,6 +173,10 @@ def update_code(
             f"({domain.KEY_CONVENTION})",
         ) from None
     domain.check_updatable(function, code)
+    if settings.signing_profile_version_arn:
+        domain.check_code_signing(
+            function, functions.code_signing(function), settings.signing_profile_version_arn
+        )
     if code.last_update_status == "InProgress":
         raise FunctionNotReady(f"{function} is being updated; waiting before replacing its code")
 

@@ -41,6 +41,13 @@ def test_sample_function_has_two_healthy_versions_and_alias_on_stable(
     ]
 
 
+def test_sample_function_is_tagged_for_the_control_planes_tag_mode(
+    cloud: LocalCloud, sample: Any
+) -> None:
+    tags = cloud.client("lambda").list_tags(Resource=sample.function_arn)["Tags"]
+    assert tags["trafficshift:managed"] == "true"
+
+
 def test_publish_version_with_error_rate_publishes_a_failing_version(
     cloud: LocalCloud, sample: Any
 ) -> None:

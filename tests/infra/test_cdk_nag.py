@@ -1,4 +1,5 @@
-"""cdk-nag (AwsSolutions): nothing unacknowledged, and every acknowledgment says why."""
+"""cdk-nag (AwsSolutions and Serverless): nothing unacknowledged, and every acknowledgment
+says why."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 
 from infra.app_factory import STACK_NAME
 
@@ -35,11 +39,19 @@ def test_synth_reports_no_unacknowledged_finding(synthesized: Any) -> None:
     assert violations == []
 
 
+def test_both_rule_packs_run_at_synth(synthesized: Any) -> None:
+    plugins = {report["pluginName"] for report in synthesized.validation_report["pluginReports"]}
+    assert {"AwsSolutions", "Serverless"} <= plugins
+
+
 def test_every_acknowledgment_gives_a_reason(synthesized: Any) -> None:
     acknowledgments = _acknowledgments(synthesized.app)
     assert acknowledgments, "expected the design's accepted findings to be acknowledged"
     for (path, rule_id), reason in acknowledgments.items():
-        assert rule_id.startswith("AwsSolutions::AwsSolutions-"), (path, rule_id)
+        assert rule_id.startswith(("AwsSolutions::AwsSolutions-", "Serverless::Serverless-")), (
+            path,
+            rule_id,
+        )
         assert len(reason.strip()) >= 40, (path, rule_id, reason)
 
 
@@ -58,6 +70,29 @@ def test_a_new_wildcard_grant_fails_synth(make_app: AppFactory) -> None:
     # When it is synthesized / Then cdk-nag stops the synth
     with pytest.raises(RuntimeError, match="ValidationFailed"):
         app.synth()
+
+
+def test_a_rule_target_without_a_dead_letter_queue_fails_synth(make_app: AppFactory) -> None:
+    # Given the app with one more EventBridge rule whose target has no DLQ (Serverless pack)
+    app = make_app()
+    stack = app.node.find_child(STACK_NAME)
+    target = lambda_.Function.from_function_arn(
+        stack, "Elsewhere", "arn:aws:lambda:us-east-1:123456789012:function:elsewhere"
+    )
+    events.Rule(
+        stack,
+        "CarelessRule",
+        event_pattern=events.EventPattern(source=["aws.s3"]),
+        targets=[targets.LambdaFunction(target)],
+    )
+    # When it is synthesized / Then cdk-nag stops the synth
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        app.synth()
+
+
+def test_acknowledgments_hold_with_code_signing(make_app: AppFactory) -> None:
+    app = make_app({"trafficshift:codeSigning": "true"})
+    app.synth()  # would raise on any unacknowledged finding
 
 
 def test_acknowledgments_follow_narrower_managed_function_names(make_app: AppFactory) -> None:

@@ -127,8 +127,15 @@ def test_every_task_function_has_its_errors_duration_and_throttles_graphed(
     dashboard: dict[str, Any], template_dict: dict[str, Any]
 ) -> None:
     metrics = _metrics(dashboard)
-    for handler in HANDLERS.values():
-        function = "${" + _logical_id(template_dict, "AWS::Lambda::Function", handler) + "}"
+    functions = [
+        logical_id
+        for logical_id, resource in template_dict["Resources"].items()
+        if resource["Type"] == "AWS::Lambda::Function"
+    ]
+    assert len(functions) == len(HANDLERS)  # PreTraffic and PostTraffic share a handler
+    for logical_id in functions:
+        handler = template_dict["Resources"][logical_id]["Properties"]["Handler"]
+        function = "${" + logical_id + "}"
         graphed = {
             (name, stat) for _t, name, dims, stat in metrics if dims == {"FunctionName": function}
         }
@@ -137,3 +144,26 @@ def test_every_task_function_has_its_errors_duration_and_throttles_graphed(
             ("AWS/Lambda/Duration", "p99"),
             ("AWS/Lambda/Throttles", "Sum"),
         }, handler
+
+
+def test_an_undelivered_event_raises_an_alarm_shown_on_the_dashboard(
+    template: Template, template_dict: dict[str, Any], dashboard: dict[str, Any]
+) -> None:
+    queue = _logical_id(template_dict, "AWS::SQS::Queue")
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "Namespace": "AWS/SQS",
+            "MetricName": "ApproximateNumberOfMessagesVisible",
+            "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}],
+            "Threshold": 1,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            "TreatMissingData": "notBreaching",
+        },
+    )
+    alarm = _logical_id(template_dict, "AWS::CloudWatch::Alarm")
+    widgets = [
+        w for w in dashboard["widgets"] if "alarms" in w["properties"].get("annotations", {})
+    ]
+    assert len(widgets) == 1
+    assert widgets[0]["properties"]["annotations"]["alarms"] == [f"${{{alarm}.Arn}}"]

@@ -27,6 +27,9 @@ __all__ = [
 ]
 
 SAMPLE_ROLE_NAME = "trafficshift-sample-function"
+# The tag the control plane's default (tag mode) IAM requires on every function it changes;
+# infra.managed_functions.MANAGED_TAG_KEY / MANAGED_TAG_VALUE (a test keeps them equal).
+MANAGED_TAGS = {"trafficshift:managed": "true"}
 _TRUST_POLICY = {
     "Version": "2012-10-17",
     "Statement": [
@@ -123,7 +126,8 @@ def create_sample_function(
     latency_ms: float = 40.0,
     runtime: str = "python3.13",
 ) -> SampleFunction:
-    """Create the function, publish healthy versions 1 and 2 (new code), alias -> 1."""
+    """Create the function (tagged for the control plane's tag mode), publish healthy
+    versions 1 and 2 (new code), alias -> 1."""
     created = lam_client.create_function(
         FunctionName=name,
         Runtime=runtime,
@@ -134,6 +138,7 @@ def create_sample_function(
         MemorySize=256,
         Description="trafficshift sample function",
         Environment={"Variables": {"ERROR_RATE": "0", "LATENCY_MS": str(latency_ms)}},
+        Tags=dict(MANAGED_TAGS),
     )
     lam_client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig=_WAIT)
     stable = _publish(lam_client, name, "build 1 (healthy)")

@@ -7,7 +7,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from rollout.adapters.aws import client, translated
-from rollout.domain.artifact import CodeState
+from rollout.domain.artifact import CodeSigning, CodeState
 from rollout.domain.errors import FunctionNotReady, NotFound, PreflightFailed
 
 __all__ = ["FunctionCode"]
@@ -44,6 +44,34 @@ class FunctionCode:
         with translated("GetFunctionConfiguration", {"ResourceNotFoundException": _not_found}):
             config = self._client.get_function_configuration(FunctionName=function_name)
         return _code_state(config)
+
+    def code_signing(self, function_name: str) -> CodeSigning:
+        """The function's code signing config; an empty one when it has none.
+
+        Lambda answers GetFunctionCodeSigningConfig for a function without a config with no
+        (or an empty) CodeSigningConfigArn; a config deleted meanwhile counts as none.
+        """
+        with translated("GetFunctionCodeSigningConfig", {"ResourceNotFoundException": _not_found}):
+            attached = self._client.get_function_code_signing_config(FunctionName=function_name)
+        arn = str(attached.get("CodeSigningConfigArn") or "")
+        if not arn:
+            return CodeSigning()
+        try:
+            with translated("GetCodeSigningConfig", {"ResourceNotFoundException": _not_found}):
+                config = self._client.get_code_signing_config(CodeSigningConfigArn=arn)
+        except NotFound:
+            return CodeSigning()
+        found = config.get("CodeSigningConfig") or {}
+        return CodeSigning(
+            config_arn=arn,
+            allowed_publishers=tuple(
+                (found.get("AllowedPublishers") or {}).get("SigningProfileVersionArns") or ()
+            ),
+            untrusted_artifact_on_deployment=str(
+                (found.get("CodeSigningPolicies") or {}).get("UntrustedArtifactOnDeployment")
+                or "Warn"  # Lambda's default when the policy is not given
+            ),
+        )
 
     def update_from_s3(
         self, function_name: str, *, bucket: str, key: str, version_id: str, revision_id: str

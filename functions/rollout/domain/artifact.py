@@ -99,6 +99,17 @@ class CodeState(_Model):
     last_update_status_reason_code: str = ""
 
 
+class CodeSigning(_Model):
+    """A function's code signing config, as GetFunctionCodeSigningConfig and
+    GetCodeSigningConfig report it; `config_arn` empty when the function has none."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    config_arn: str = ""
+    allowed_publishers: tuple[str, ...] = ()  # signing profile version ARNs
+    untrusted_artifact_on_deployment: str = ""  # "Enforce" or "Warn"
+
+
 class ZipSummary(_Model):
     files: int
     unzipped_bytes: int
@@ -375,6 +386,38 @@ def check_updatable(function: str, code: CodeState) -> None:
             "artifact",
             f"{function} is a {code.package_type} function; a zip cannot replace its code",
             "deploy container images by publishing a version and giving targetVersion",
+        )
+
+
+def check_code_signing(function: str, signing: CodeSigning, profile_version_arn: str) -> None:
+    """With code signing on, deploy only to a function that Lambda will hold to this control
+    plane's signing profile: a code signing config that enforces (not warns) and allows the
+    profile version. Then an unsigned or foreign-signed upload fails in Lambda's
+    UpdateFunctionCode, and this check makes sure that guard is there before anything runs.
+    """
+    fix = (
+        f"attach a code signing config with UntrustedArtifactOnDeployment Enforce that allows "
+        f"{profile_version_arn} (the stack's CodeSigningConfigArn output does) to {function}, "
+        "then upload the signed zip again"
+    )
+    problem = ""
+    if not signing.config_arn:
+        problem = f"{function} has no code signing config"
+    elif signing.untrusted_artifact_on_deployment != "Enforce":
+        problem = (
+            f"the code signing config of {function} ({signing.config_arn}) does not enforce: "
+            "its UntrustedArtifactOnDeployment is "
+            f"{shown(signing.untrusted_artifact_on_deployment)}"
+        )
+    elif profile_version_arn not in signing.allowed_publishers:
+        problem = (
+            f"the code signing config of {function} ({signing.config_arn}) does not allow "
+            f"this control plane's signing profile {profile_version_arn}"
+        )
+    if problem:
+        raise PreflightFailed(
+            f"code signing: {problem}; this control plane deploys uploads only to functions "
+            f"that enforce its signing profile, and nothing was changed. Fix: {fix}"
         )
 
 
