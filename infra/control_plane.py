@@ -9,27 +9,33 @@ bucket) first goes through UpdateCode -> WaitForCode -> PublishArtifact, then Pr
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_signer as signer
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from infra.artifacts import ArtifactBucket, UploadRules
 from infra.bundling import python_code_asset
+from infra.managed_functions import ManagedFunctions
 from rollout.adapters.ledger import table_definition
 from rollout.domain import ledger as ledger_domain
 from rollout.domain.artifact import Defaults, validate_defaults
+from rollout.domain.gates import DEFAULT_HOOK_PATTERNS, HOOK_PATTERNS_ENV
 
 FUNCTIONS_DIR = Path(__file__).resolve().parent.parent / "functions"
 RUNTIME = lambda_.Runtime.PYTHON_3_13
@@ -47,10 +53,19 @@ HANDLERS: dict[str, str] = {
     "PublishArtifact": "rollout.handlers.publish_artifact.handler",
     "Trigger": "rollout.handlers.trigger.handler",
     "Reconcile": "rollout.handlers.reconcile.handler",
+    "PreTraffic": "rollout.handlers.run_hook.handler",
+    "PostTraffic": "rollout.handlers.run_hook.handler",
+    "AwaitApproval": "rollout.handlers.request_approval.handler",
 }
+HOOKS = ("PreTraffic", "PostTraffic")
 TRIGGER = "Trigger"
 RECONCILE = "Reconcile"
 TASKS: tuple[str, ...] = tuple(name for name in HANDLERS if name not in (TRIGGER, RECONCILE))
+# Invoked asynchronously (by EventBridge rules); every other function only synchronously,
+# by the state machine, which sees and handles its failures.
+ASYNC_INVOKED: tuple[str, ...] = (TRIGGER, RECONCILE)
+# EventBridge retries a target for at most this long, then sends the event to the DLQ.
+_TARGET_MAX_EVENT_AGE = Duration.hours(2)
 # (memory MB, timeout s) where the default (256, 30) does not fit: UpdateCode downloads
 # and checks a zip of up to 250 MB.
 _SIZES: dict[str, tuple[int, int]] = {
@@ -58,6 +73,9 @@ _SIZES: dict[str, tuple[int, int]] = {
     "UpdateCode": (1024, 120),
     # A sweep reconciles every abandoned deployment it finds, one after the other.
     "Reconcile": (256, 300),
+    # A hook may take up to hooks.timeoutSeconds (at most 840 s) to answer.
+    "PreTraffic": (256, 900),
+    "PostTraffic": (256, 900),
 }
 # The ledger actions each function needs, on the table (and the Open index for the sweep).
 _LEDGER_ACTIONS: dict[str, list[str]] = {
@@ -78,6 +96,11 @@ _LEDGER_ACTIONS: dict[str, list[str]] = {
     ],
     # read a deployment's record and the Open index, record outcomes, release locks
     "Reconcile": ["dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+    # leave the approval gate's task token where `trafficshift approve` finds it
+    "AwaitApproval": ["dynamodb:PutItem"],
+    # no ledger writes: the hooks only emit their events
+    "PreTraffic": [],
+    "PostTraffic": [],
 }
 # Step Functions sends these when an execution ends outside Revert (StopExecution, ...).
 RECONCILED_STATUSES = ("ABORTED", "TIMED_OUT", "FAILED")
@@ -86,9 +109,7 @@ _SHIFT_ALIAS = ["lambda:GetAlias", "lambda:UpdateAlias"]
 _PREPARE_LAMBDA = [
     "lambda:GetAlias",
     "lambda:GetFunctionConfiguration",
-    "lambda:GetFunction",
     "lambda:PublishVersion",
-    "lambda:ListVersionsByFunction",
 ]
 
 # Error names the handlers raise (see rollout.domain.errors); Retry matches on them.
@@ -99,6 +120,8 @@ FUNCTION_NOT_READY = "FunctionNotReady"
 ALIAS_BUSY = "AliasBusy"
 _UPDATE_CODE_LAMBDA = ["lambda:GetFunctionConfiguration", "lambda:UpdateFunctionCode"]
 _PUBLISH_ARTIFACT_LAMBDA = ["lambda:GetFunctionConfiguration", "lambda:PublishVersion"]
+# Lambda actions whose resource is not a function: a function's tag cannot scope them.
+_NOT_FUNCTION_ACTIONS = frozenset({"lambda:GetCodeSigningConfig"})
 
 
 class TrafficShiftControlPlane(Construct):
@@ -106,10 +129,24 @@ class TrafficShiftControlPlane(Construct):
 
     All options are keyword-only.
 
-    :param managed_function_names: names or name patterns (IAM wildcards ``*``/``?``) of
-        the Lambda functions this control plane may shift. Lambda permissions are scoped
-        to ``function:<name>`` and ``function:<name>:*`` (versions and aliases), never to
-        ``*``. Default: ``("*",)``, every function in the stack's account and region.
+    :param managed_functions: the Lambda functions this control plane may shift, publish
+        and update. ``ManagedFunctions.tagged()``: every function tagged
+        ``trafficshift:managed=true`` (Lambda's permissions name ``function:*`` with the
+        condition ``aws:ResourceTag/trafficshift:managed = true``; a function's tags cover
+        its versions and aliases). ``ManagedFunctions.named(["orders-*"])``: names or name
+        patterns (IAM wildcards ``*``/``?``), scoped to ``function:<name>`` and
+        ``function:<name>:*``, with no condition; a bare ``*`` is refused. In tag mode the
+        hook functions must carry the tag too (InvokeFunction is granted with the same
+        condition). Default: ``ManagedFunctions.tagged()``.
+    :param managed_function_names: shorthand for ``ManagedFunctions.named(names)``, kept
+        for existing callers; give one of the two. Default: none (tag mode).
+    :param code_signing: create an AWS Signer signing profile (``signing_profile``) and a
+        Lambda code signing config (``code_signing_config``, untrusted artifacts ENFORCE)
+        to attach to the managed functions, and make UpdateCode refuse an upload to a
+        function whose code signing config is missing, not enforced, or does not allow
+        that profile. Default: ``False``.
+    :param signing_profile: an existing signing profile to require instead of creating
+        one (implies ``code_signing``). Default: none.
     :param log_retention: retention of the functions' and the state machine's log
         groups. Default: ``RetentionDays.ONE_MONTH``.
     :param state_machine_timeout: the longest a deployment may run, bake loops included.
@@ -130,6 +167,10 @@ class TrafficShiftControlPlane(Construct):
     :param notification_topic: an SNS topic that also receives every deployment event
         (they always go to the default EventBridge bus, source ``trafficshift``).
         Default: none.
+    :param hook_function_names: names or name patterns of the functions a rollout's
+        ``preTraffic``/``postTraffic`` hooks may name; the hook tasks may invoke only
+        these. Default: ``("CodeDeployHook_*", "TrafficShiftHook*")``, as CodeDeploy's
+        AWSCodeDeployRoleForLambda allows ``CodeDeployHook_*``.
     """
 
     def __init__(
@@ -137,7 +178,8 @@ class TrafficShiftControlPlane(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        managed_function_names: Sequence[str] = ("*",),
+        managed_functions: ManagedFunctions | None = None,
+        managed_function_names: Sequence[str] | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         state_machine_timeout: Duration | None = None,
         lambda_architecture: lambda_.Architecture | None = None,
@@ -147,9 +189,13 @@ class TrafficShiftControlPlane(Construct):
         code_update_timeout: Duration | None = None,
         artifact_noncurrent_version_expiration: Duration | None = None,
         notification_topic: sns.ITopic | None = None,
+        hook_function_names: Sequence[str] = DEFAULT_HOOK_PATTERNS,
+        code_signing: bool = False,
+        signing_profile: signer.ISigningProfile | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        names = _validated_function_names(managed_function_names)
+        self.managed_functions = _managed(managed_functions, managed_function_names)
+        hook_names = _validated_function_names(hook_function_names, allow_empty=True)
         defaults = Defaults(
             alias=default_alias,
             strategy=dict(default_strategy)
@@ -164,23 +210,22 @@ class TrafficShiftControlPlane(Construct):
         timeout = state_machine_timeout or Duration.days(8)
 
         stack = Stack.of(self)
-        self.managed_function_arns: list[str] = [
+        # In tag mode `function:*`, always granted with the tag condition (see `allow`).
+        self.managed_function_arns: list[str] = self.managed_functions.arns(stack)
+        self.signing_profile, self.code_signing_config = self._code_signing(
+            code_signing, signing_profile
+        )
+        self.hook_function_arns: list[str] = [
             arn
-            for name in names
+            for name in hook_names
             for arn in (
                 stack.format_arn(
                     service="lambda",
                     resource="function",
-                    resource_name=name,
+                    resource_name=qualified,
                     arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                ),
-                # Qualified ARNs: the versions and aliases of the function.
-                stack.format_arn(
-                    service="lambda",
-                    resource="function",
-                    resource_name=f"{name}:*",
-                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                ),
+                )
+                for qualified in (name, f"{name}:*")
             )
         ]
         self.alarm_arn_pattern: str = stack.format_arn(
@@ -211,11 +256,23 @@ class TrafficShiftControlPlane(Construct):
                 else json.dumps(defaults.strategy, separators=(",", ":")),
                 "TRAFFICSHIFT_DEFAULT_POLL_INTERVAL_SECONDS": str(defaults.poll_interval_seconds),
                 **timeout_env,
+                **(
+                    {
+                        "TRAFFICSHIFT_SIGNING_PROFILE_VERSION_ARN": (
+                            self.signing_profile.signing_profile_version_arn
+                        )
+                    }
+                    if self.signing_profile is not None
+                    else {}
+                ),
             },
             "PublishArtifact": timeout_env,
+            "Prepare": {HOOK_PATTERNS_ENV: ",".join(hook_names)},
         }
 
         code = python_code_asset(FUNCTIONS_DIR, runtime=RUNTIME, architecture=architecture)
+        self.failed_events = self._failed_events_queue()
+        self.failed_events_alarm = self._failed_events_alarm(notification_topic)
         self.functions: dict[str, lambda_.Function] = {
             name: self._function(
                 name,
@@ -227,6 +284,7 @@ class TrafficShiftControlPlane(Construct):
                     **(ledger_env if name in _LEDGER_ACTIONS else {}),
                     **environment.get(name, {}),
                 },
+                dead_letter_queue=self.failed_events if name in ASYNC_INVOKED else None,
             )
             for name, handler in HANDLERS.items()
         }
@@ -255,9 +313,76 @@ class TrafficShiftControlPlane(Construct):
         )
         self.state_machine.grant_start_execution(trigger)
         self.upload_rules = UploadRules(
-            self, "UploadRules", bucket=self.artifact_bucket, trigger=trigger
+            self,
+            "UploadRules",
+            bucket=self.artifact_bucket,
+            trigger=trigger,
+            dead_letter_queue=self.failed_events,
         )
         self._reconciler()
+
+    # -- code signing and failed events ------------------------------------------------
+
+    def _code_signing(
+        self, enabled: bool, profile: signer.ISigningProfile | None
+    ) -> tuple[signer.ISigningProfile | None, lambda_.ICodeSigningConfig | None]:
+        """The signing profile uploads must be signed with, and a config to attach."""
+        self.code_signing_config_pattern: str = Stack.of(self).format_arn(
+            service="lambda",
+            resource="code-signing-config",
+            resource_name="*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        if not enabled and profile is None:
+            return None, None
+        if profile is None:
+            profile = signer.SigningProfile(
+                self,
+                "SigningProfile",
+                platform=signer.Platform.AWS_LAMBDA_SHA384_ECDSA,
+                signature_validity=Duration.days(365),
+            )
+        config = lambda_.CodeSigningConfig(
+            self,
+            "CodeSigningConfig",
+            signing_profiles=[profile],
+            untrusted_artifact_on_deployment=lambda_.UntrustedArtifactOnDeployment.ENFORCE,
+            description="trafficshift: only code signed by the control plane's profile",
+        )
+        return profile, config
+
+    def _failed_events_queue(self) -> sqs.Queue:
+        """Where an asynchronous invoke that failed ends up: EventBridge's target DLQ (the
+        event never reached the function) and the functions' own DLQ (it failed there)."""
+        return sqs.Queue(
+            self,
+            "FailedEvents",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+
+    def _failed_events_alarm(self, topic: sns.ITopic | None) -> cloudwatch.Alarm:
+        """ALARM as soon as one event waits in FailedEvents: an upload that started no
+        rollout, or a reconciliation that did not run, needs a person (and the sweep)."""
+        alarm = cloudwatch.Alarm(
+            self,
+            "FailedEventsAlarm",
+            alarm_description=(
+                "trafficshift: an upload or reconciler event could not be delivered; read "
+                "the FailedEvents queue (the sweep reconciles any alias left shifted)"
+            ),
+            metric=self.failed_events.metric_approximate_number_of_messages_visible(
+                period=Duration.minutes(5), statistic="Maximum"
+            ),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        if topic is not None:
+            alarm.add_alarm_action(cloudwatch_actions.SnsAction(topic))
+        return alarm
 
     # -- ledger and reconciler ---------------------------------------------------------
 
@@ -309,7 +434,12 @@ class TrafficShiftControlPlane(Construct):
                 )
             ],
         )
-        target = targets.LambdaFunction(reconcile, retry_attempts=4)
+        target = targets.LambdaFunction(
+            reconcile,
+            retry_attempts=4,
+            max_event_age=_TARGET_MAX_EVENT_AGE,
+            dead_letter_queue=self.failed_events,
+        )
         self.execution_ended_rule = events.Rule(
             self,
             "ExecutionEndedRule",
@@ -343,6 +473,7 @@ class TrafficShiftControlPlane(Construct):
         architecture: lambda_.Architecture,
         retention: logs.RetentionDays,
         environment: Mapping[str, str],
+        dead_letter_queue: sqs.IQueue | None = None,
     ) -> lambda_.Function:
         log_group = logs.LogGroup(self, f"{name}LogGroup", retention=retention)
         # One role per function, written by hand: the default role would attach the
@@ -365,6 +496,8 @@ class TrafficShiftControlPlane(Construct):
             role=role,
             log_group=log_group,
             tracing=lambda_.Tracing.ACTIVE,
+            # Asynchronous invokes that fail after Lambda's own retries (2) land here.
+            dead_letter_queue=dead_letter_queue,
             memory_size=memory,
             timeout=Duration.seconds(seconds),
             description=f"trafficshift {name} task" if name in TASKS else f"trafficshift {name}",
@@ -377,10 +510,28 @@ class TrafficShiftControlPlane(Construct):
         )
 
     def _grant_least_privilege(self) -> None:
+        stack = Stack.of(self)
+
         def allow(task: str, actions: list[str], resources: list[str]) -> None:
             role = self.functions[task].role
             assert role is not None  # set in _function
-            role.add_to_principal_policy(iam.PolicyStatement(actions=actions, resources=resources))
+            if resources == self.managed_function_arns:
+                statements = self.managed_functions.statements(stack, actions)
+            else:
+                # In tag mode a Lambda function action on any other functions (the hooks'
+                # InvokeFunction) needs the tag too: one rule, wherever the grant is made.
+                tagged = self.managed_functions.is_tagged and any(
+                    a.startswith("lambda:") and a not in _NOT_FUNCTION_ACTIONS for a in actions
+                )
+                statements = [
+                    iam.PolicyStatement(
+                        actions=actions,
+                        resources=resources,
+                        conditions=self.managed_functions.condition if tagged else None,
+                    )
+                ]
+            for statement in statements:
+                role.add_to_principal_policy(statement)
 
         describe_alarms = (["cloudwatch:DescribeAlarms"], [self.alarm_arn_pattern])
         allow("Prepare", _PREPARE_LAMBDA, self.managed_function_arns)
@@ -393,6 +544,12 @@ class TrafficShiftControlPlane(Construct):
         # Prepare reads the alias's recent traffic for the detectability estimate.
         allow("Prepare", ["cloudwatch:GetMetricData"], ["*"])
         allow("UpdateCode", _UPDATE_CODE_LAMBDA, self.managed_function_arns)
+        if self.signing_profile is not None:
+            # Read-only: which code signing config the target function has, and whether it
+            # enforces and allows this control plane's signing profile. GetCodeSigningConfig
+            # names a config, which the function's owner chose, so any of this account's.
+            allow("UpdateCode", ["lambda:GetFunctionCodeSigningConfig"], self.managed_function_arns)
+            allow("UpdateCode", ["lambda:GetCodeSigningConfig"], [self.code_signing_config_pattern])
         # The reconciler restores aliases as Revert does.
         allow(RECONCILE, _SHIFT_ALIAS, self.managed_function_arns)
         table_arn = self.table.table_arn
@@ -401,11 +558,18 @@ class TrafficShiftControlPlane(Construct):
             service="events", resource="event-bus", resource_name="default"
         )
         for name, actions in _LEDGER_ACTIONS.items():
-            allow(name, actions, [open_index, table_arn] if name == RECONCILE else [table_arn])
+            if actions:
+                allow(name, actions, [open_index, table_arn] if name == RECONCILE else [table_arn])
             allow(name, ["events:PutEvents"], [self.default_bus_arn])
             if self.notification_topic is not None:
                 self.notification_topic.grant_publish(_role_of(self.functions[name]))
         allow("PublishArtifact", _PUBLISH_ARTIFACT_LAMBDA, self.managed_function_arns)
+        # A promote-now before the last step: PostTraffic moves the alias to 100% first.
+        allow("PostTraffic", _SHIFT_ALIAS, self.managed_function_arns)
+        # The hooks invoke only functions named as the construct allows (Prepare refuses
+        # any other name before anything moves).
+        for hook in HOOKS:
+            allow(hook, ["lambda:InvokeFunction"], self.hook_function_arns)
 
     def _grant_artifact_access(self) -> None:
         """UpdateCode reads the uploaded object version (Lambda fetches S3 code with the
@@ -571,6 +735,16 @@ class TrafficShiftControlPlane(Construct):
         set_weight = caught(self._task("SetWeight", state_payload, "$"))
         check = caught(self._task("Check", state_payload, "$"))
         promote = caught(self._task("Promote", state_payload, "$"))
+        # A Promote that failed after it recorded PROMOTED must not be caught into Revert,
+        # which would put back the stable version under a ledger that says promoted: it is
+        # retried (it is idempotent), as Revert is; only a failure that persists reverts.
+        promote.add_retry(
+            errors=[sfn.Errors.ALL],
+            interval=Duration.seconds(2),
+            max_attempts=5,
+            backoff_rate=2,
+            jitter_strategy=sfn.JitterType.FULL,
+        )
         bake = sfn.Wait(
             self,
             "BakeState",
@@ -581,7 +755,14 @@ class TrafficShiftControlPlane(Construct):
             sfn.Choice(self, "DecideState", state_name="Decide")
             .when(sfn.Condition.string_equals("$.cursor.decision", "continue"), bake)
             .when(sfn.Condition.string_equals("$.cursor.decision", "advance"), set_weight)
-            .when(sfn.Condition.string_equals("$.cursor.decision", "promote"), promote)
+            .when(
+                sfn.Condition.string_equals("$.cursor.decision", "promote"),
+                self._hook("PostTraffic", "postTraffic", caught, then=promote),
+            )
+            .when(
+                sfn.Condition.string_equals("$.cursor.decision", "approve"),
+                self._approval_gate(caught, check),
+            )
             .when(sfn.Condition.string_equals("$.cursor.decision", "fail"), revert)
             .otherwise(revert)
         )
@@ -589,8 +770,79 @@ class TrafficShiftControlPlane(Construct):
         check.next(decide)
         bake.next(check)
         set_weight.next(bake)
-        prepare.next(set_weight)
+        prepare.next(self._hook("PreTraffic", "preTraffic", caught, then=set_weight))
         return source
+
+    def _hook(
+        self,
+        name: str,
+        phase: str,
+        caught: Callable[[tasks.LambdaInvoke], tasks.LambdaInvoke],
+        *,
+        then: sfn.IChainable,
+    ) -> sfn.Choice:
+        """`Has<name>Hook`: run the deployment's hook of this phase, if it has one."""
+        task = caught(
+            self._task(
+                name,
+                {
+                    "state": sfn.JsonPath.entire_payload,
+                    "executionId": sfn.JsonPath.execution_id,
+                    "phase": phase,
+                },
+                "$",
+            )
+        )
+        task.next(then)
+        return (
+            sfn.Choice(self, f"Has{name}HookState", state_name=f"Has{name}Hook")
+            .when(sfn.Condition.is_present(f"$.deployment.hooks.{phase}"), task)
+            .otherwise(then)
+        )
+
+    def _approval_gate(
+        self,
+        caught: Callable[[tasks.LambdaInvoke], tasks.LambdaInvoke],
+        check: sfn.IChainable,
+    ) -> tasks.LambdaInvoke:
+        """AwaitApproval: wait on a task token for one gate wait, then Check again.
+
+        SendTaskSuccess (trafficshift approve) lands its output at $.approval; a gate wait
+        that times out goes back to Check, which reads the health and the ledger's
+        signals and opens a new wait (or reverts once approval.timeoutSeconds is over).
+        """
+        gate = tasks.LambdaInvoke(
+            self,
+            "AwaitApprovalTask",
+            state_name="AwaitApproval",
+            lambda_function=self.functions["AwaitApproval"],
+            integration_pattern=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+            payload=sfn.TaskInput.from_object(
+                {
+                    "state": sfn.JsonPath.entire_payload,
+                    "executionId": sfn.JsonPath.execution_id,
+                    "taskToken": sfn.JsonPath.task_token,
+                }
+            ),
+            result_path="$.approval",
+            task_timeout=sfn.Timeout.at("$.cursor.waitSeconds"),
+        )
+        gate.add_catch(check, errors=[sfn.Errors.TIMEOUT], result_path=sfn.JsonPath.DISCARD)
+        caught(gate)
+        gate.next(check)
+        return gate
+
+
+def _managed(
+    managed_functions: ManagedFunctions | None, names: Sequence[str] | None
+) -> ManagedFunctions:
+    if managed_functions is not None and names is not None:
+        raise ValueError("give managed_functions or managed_function_names, not both")
+    if managed_functions is not None:
+        return managed_functions
+    if names is not None:
+        return ManagedFunctions.named(names)
+    return ManagedFunctions.tagged()
 
 
 def _role_of(function: lambda_.Function) -> iam.IRole:
@@ -599,11 +851,13 @@ def _role_of(function: lambda_.Function) -> iam.IRole:
     return role
 
 
-def _validated_function_names(names: Sequence[str]) -> tuple[str, ...]:
+def _validated_function_names(
+    names: Sequence[str], *, allow_empty: bool = False
+) -> tuple[str, ...]:
     if isinstance(names, str):
-        raise TypeError("managed_function_names takes a sequence of names, not one string")
+        raise TypeError("function names take a sequence of names, not one string")
     cleaned = tuple(names)
-    if not cleaned:
+    if not cleaned and not allow_empty:
         raise ValueError("managed_function_names must name at least one function or pattern")
     for name in cleaned:
         # A full ARN or a qualified name would produce a malformed (or wider) ARN.

@@ -292,6 +292,31 @@ def start(
     poll_interval: Annotated[
         int | None, typer.Option("--poll-interval", min=1, help="pollIntervalSeconds.")
     ] = None,
+    approval_timeout: Annotated[
+        int | None,
+        typer.Option(
+            "--approval-timeout",
+            help="Wait up to this many seconds for `trafficshift approve` before 100% "
+            "(approval.timeoutSeconds; turns the approval gate on).",
+            show_default=False,
+        ),
+    ] = None,
+    pre_traffic: Annotated[
+        str | None,
+        typer.Option(
+            "--pre-traffic",
+            help="hooks.preTraffic: a hook function run before any traffic moves.",
+            show_default=False,
+        ),
+    ] = None,
+    post_traffic: Annotated[
+        str | None,
+        typer.Option(
+            "--post-traffic",
+            help="hooks.postTraffic: a hook function run once the new version takes 100%.",
+            show_default=False,
+        ),
+    ] = None,
     name: Annotated[
         str | None, typer.Option("--name", help="Execution name (default: generated).")
     ] = None,
@@ -321,6 +346,11 @@ def start(
     body.update({key: value for key, value in flags.items() if value is not None})
     if analysis is False:
         body["analysis"] = {"enabled": False}
+    if approval_timeout is not None:
+        body["approval"] = {"timeoutSeconds": approval_timeout}
+    for key, hook in (("preTraffic", pre_traffic), ("postTraffic", post_traffic)):
+        if hook is not None:
+            body["hooks"] = {**(body.get("hooks") or {}), key: hook}
     if version is not None:
         body.pop("publish", None)
     elif publish:
@@ -757,6 +787,8 @@ TableName = Annotated[
 ]
 
 _SIGNALS: dict[str, str] = {
+    "approve": 'Pass a rollout\'s approval gate (input "approval"): it goes on to 100% at '
+    "once if it is waiting there, else when it reaches the gate.",
     "promote": "Skip the remaining steps: 100% on the new version at the rollout's next poll.",
     "abort": "Revert now: the alias goes back to the stable version at the rollout's next poll.",
     "pause": "Stop a rollout's bake clock until `resume` (health is still judged: an alarm "
@@ -797,6 +829,7 @@ def _send_signal(
     from botocore.exceptions import ClientError
 
     from rollout.adapters.ledger import Ledger
+    from trafficshift.signals import send_signal
 
     arn = conn.execution_arn(execution.strip())
     table = conn.table_name()
@@ -805,7 +838,9 @@ def _send_signal(
     try:
         with conn.errors("TransactWriteItems"):
             try:
-                sent = ledger.put_signal(arn, action, sender, time.time())
+                sent, answered = send_signal(
+                    ledger, conn.client("stepfunctions"), arn, action, sender
+                )
             except ClientError as exc:
                 if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
                     raise aws_error(
@@ -826,12 +861,17 @@ def _send_signal(
                 "at": datetime.fromtimestamp(sent.at, UTC).isoformat(),
                 "id": sent.id,
                 "table": table,
+                "answeredApprovalGate": answered,
             }
         )
     else:
+        when = (
+            "the rollout was waiting at its approval gate: it takes effect now"
+            if answered
+            else "Check reads it at its next poll"
+        )
         console.print(
-            f"sent {sent.action.value} to {arn.rsplit(':', 1)[-1]} (by {sent.by}); "
-            "Check reads it at its next poll",
+            f"sent {sent.action.value} to {arn.rsplit(':', 1)[-1]} (by {sent.by}); {when}",
             highlight=False,
         )
 

@@ -10,10 +10,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from rollout.domain import analysis as stats
+from rollout.domain import gates
 from rollout.domain import ledger as ledger_domain
 from rollout.domain import rollout as domain
 from rollout.domain.errors import (
+    AliasChangedConcurrently,
     FunctionNotReady,
+    HookFailed,
     InvalidInput,
     LeaseLost,
     NotFound,
@@ -123,6 +126,7 @@ def prepare(
     account: str | None = None,
     partition: str | None = None,
     metrics: MetricsPort | None = None,
+    hook_patterns: Sequence[str] = gates.DEFAULT_HOOK_PATTERNS,
 ) -> dict[str, Any]:
     """Validate, resolve the versions, run the pre-flight checks; shift nothing.
 
@@ -146,6 +150,13 @@ def prepare(
             "functionName",
             f"the function is in {parsed.function_region} but this control plane runs in {region}",
             "deploy trafficshift in the function's region and start the deployment there",
+        )
+    if request.hooks is not None:
+        check_hooks_allowed(
+            request.hooks.model_dump(by_alias=True, exclude_none=True),
+            hook_patterns,
+            region=region,
+            account=account,
         )
     # --- ledger: the per-alias lock, before anything is read for, or published by, this run
     execution = str(event.get("executionId", ""))
@@ -218,7 +229,8 @@ def _take_alias(parsed: Any, ledger: LedgerPort, execution: str, now: float) -> 
     the state machine retries with a bound, when the input says "onBusy": "wait")."""
     request = parsed.request
     poll = effective_poll_interval(list(parsed.plan), request.poll_interval_seconds)
-    lease = ledger_domain.lease_seconds_for(poll)
+    approval = request.approval.timeout_seconds if request.approval is not None else None
+    lease = ledger_domain.lease_seconds_for(gates.longest_check_interval(poll, approval))
     result = ledger.acquire_lock(parsed.function_name, request.alias, execution, lease, now)
     if not result.acquired:
         raise ledger_domain.busy_error(
@@ -255,12 +267,8 @@ def set_weight(
     state = RolloutState.model_validate(event["state"])
     index, primary, additional = domain.next_routing(state)
     d = state.deployment
-    updated = functions.update_alias(
-        d.function_name,
-        d.alias,
-        primary=primary,
-        additional=additional,
-        revision_id=state.cursor.revision_id,
+    updated = _shift_alias(
+        functions, d, primary=primary, additional=additional, revision_id=state.cursor.revision_id
     )
     shifted = domain.begin_step(state, index, updated.revision_id, now)
     # --- ledger: the step that ended (its last Check's decision) and the one that begins
@@ -281,6 +289,36 @@ def set_weight(
     return shifted.wire()
 
 
+def _shift_alias(
+    functions: FunctionsPort,
+    d: domain.Deployment,
+    *,
+    primary: str,
+    additional: dict[str, float],
+    revision_id: str,
+) -> AliasSnapshot:
+    """UpdateAlias guarded by the RevisionId this rollout last wrote.
+
+    The state machine retries a task whose earlier attempt may have written the alias and
+    then failed (throttled or timed out after the write, or its answer lost): that retry's
+    RevisionId is stale because of our own write. If the alias is exactly what this step
+    sets, the write is done; anything else is someone else's change.
+    """
+    try:
+        return functions.update_alias(
+            d.function_name,
+            d.alias,
+            primary=primary,
+            additional=additional,
+            revision_id=revision_id,
+        )
+    except AliasChangedConcurrently:
+        alias = functions.get_alias(d.function_name, d.alias)
+        if alias.function_version == primary and alias.additional_weights == additional:
+            return alias
+        raise
+
+
 def check(
     event: Mapping[str, Any],
     *,
@@ -297,12 +335,34 @@ def check(
         analysis = _analysis_view(state, metrics, now)
     except (Throttled, ServiceUnavailable) as exc:
         return domain.health_unreadable(state, str(exc)).wire()
-    health = Health(
-        alarms=alarm_states,
-        analysis=analysis,
-        operator=_operator_view(state, ledger, events, now),
-    )
-    return domain.judge(state, health, now).wire()
+    operator = _operator_view(state, ledger, events, now)
+    by_token = gates.token_approval(event["state"])
+    if by_token and not operator.approved_by:
+        operator = operator.model_copy(update={"approved_by": by_token})
+    health = Health(alarms=alarm_states, analysis=analysis, operator=operator)
+    judged = domain.judge(state, health, now)
+    _announce_gate(state, judged, events, now)
+    return judged.wire()
+
+
+def _announce_gate(
+    before: RolloutState, after: RolloutState, events: EventsPort, now: float
+) -> None:
+    """Emit the approval gate's transitions: opened (once) and approved."""
+    d, was, now_cursor = before.deployment, before.cursor, after.cursor
+    if now_cursor.approved_by and not was.approved_by:
+        text = f"approved by {now_cursor.approved_by} before 100%"
+        events.emit(event_for(d, DetailType.APPROVED, text, now, weight_percent=was.weight_percent))
+    elif now_cursor.decision is domain.Decision.APPROVE and not was.approval_requested_at:
+        events.emit(
+            event_for(
+                d,
+                DetailType.AWAITING_APPROVAL,
+                now_cursor.reason,
+                now,
+                weight_percent=was.weight_percent,
+            )
+        )
 
 
 def _operator_view(
@@ -315,7 +375,10 @@ def _operator_view(
     then leaves the alias to its new owner. Emits Paused / Resumed on the transitions.
     """
     d, cursor = state.deployment, state.cursor
-    lease = ledger_domain.lease_seconds_for(d.poll_interval_seconds)
+    approval = (d.approval or {}).get("timeoutSeconds") if d.approval is not None else None
+    lease = ledger_domain.lease_seconds_for(
+        gates.longest_check_interval(d.poll_interval_seconds, approval)
+    )
     held = ledger.lock(d.function_name, d.alias)
     if (
         held is None
@@ -338,7 +401,10 @@ def _operator_view(
         text = view.reason if paused else f"resumed at {domain._iso(now)}"
         events.emit(event_for(d, kind, text, now, weight_percent=cursor.weight_percent))
     return OperatorDirective(
-        action=view.directive.value, by=view.by or "", paused_seconds=view.paused_seconds
+        action=view.directive.value,
+        by=view.by or "",
+        paused_seconds=view.paused_seconds,
+        approved_by=view.approved_by if view.approved else "",
     )
 
 
@@ -444,8 +510,8 @@ def promote(
     d, cursor = state.deployment, state.cursor
     revision = cursor.revision_id
     if cursor.weight_percent < 100:
-        updated = functions.update_alias(
-            d.function_name, d.alias, primary=d.target_version, additional={}, revision_id=revision
+        updated = _shift_alias(
+            functions, d, primary=d.target_version, additional={}, revision_id=revision
         )
         revision = updated.revision_id
     outcome = domain.promoted(state, now, revision)
@@ -584,3 +650,104 @@ def _record_refusal(
         alias=alias,
     )
     ledger.release_lock(function_name, alias, execution)
+
+
+class HookPort(Protocol):
+    def invoke(self, reference: str, context: dict[str, Any]) -> tuple[str | None, bytes]: ...
+
+
+def check_hooks_allowed(
+    hooks: Mapping[str, Any], patterns: Sequence[str], *, region: str | None, account: str | None
+) -> None:
+    """Pre-flight: every hook is a function of this account and region that the control
+    plane may invoke (its IAM policy allows only `hook_function_names`)."""
+    for phase in gates.HOOK_PHASES:
+        reference = hooks.get(phase)
+        if not reference:
+            continue
+        field = f"hooks.{phase}"
+        if reference.startswith("arn:"):
+            parts = reference.split(":")
+            if (region and parts[3] != region) or (account and parts[4] != account):
+                raise InvalidInput(
+                    field,
+                    f"{reference} is in another account or region than this control plane",
+                    "use a hook function in the same account and region",
+                )
+        gates.check_hook_allowed(field, reference, patterns)
+
+
+def run_hook(
+    event: Mapping[str, Any],
+    phase: str,
+    *,
+    functions: FunctionsPort,
+    hooks: HookPort,
+    events: EventsPort,
+    now: float,
+) -> dict[str, Any]:
+    """Invoke the deployment's `phase` hook; raise HookFailed (-> Revert) unless it passes.
+
+    postTraffic runs with the new version on 100%: if the rollout was promoted early (an
+    operator's promote-now), the alias is moved there first, with the RevisionId last read.
+    """
+    if phase not in gates.HOOK_PHASES:
+        raise ValueError(f"unknown hook phase {phase!r}")
+    state = RolloutState.model_validate(event["state"])
+    d, cursor = state.deployment, state.cursor
+    reference = (d.hooks or {}).get(phase)
+    if not reference:
+        return state.wire()  # the Choice before the hook task makes this unreachable
+    if phase == "postTraffic" and cursor.weight_percent < 100:
+        # A retry of this task (the hook's Invoke throttled) finds its own write done.
+        updated = _shift_alias(
+            functions, d, primary=d.target_version, additional={}, revision_id=cursor.revision_id
+        )
+        cursor = cursor.model_copy(
+            update={"weight_percent": 100.0, "revision_id": updated.revision_id}
+        )
+    context = gates.hook_context(
+        "postTraffic" if phase == "postTraffic" else "preTraffic",
+        execution_id=d.execution_id,
+        function_name=d.function_name,
+        alias=d.alias,
+        stable_version=d.stable_version,
+        target_version=d.target_version,
+        weight_percent=cursor.weight_percent,
+    )
+    function_error, answer = hooks.invoke(reference, context)
+    passed, why = gates.hook_verdict(function_error, answer)
+    if not passed:
+        raise HookFailed(f"the {phase} hook {reference} {why}")
+    text = f"the {phase} hook {reference} passed"
+    events.emit(
+        event_for(d, DetailType.HOOK_PASSED, text, now, weight_percent=cursor.weight_percent)
+    )
+    record = {"phase": phase, "function": reference, "passedAt": domain._iso(now)}
+    return state.model_copy(
+        update={"cursor": cursor, "hook_results": [*state.hook_results, record]}
+    ).wire()
+
+
+class ApprovalPort(Protocol):
+    def request_approval(
+        self, execution: str, task_token: str, now: float, timeout_seconds: int
+    ) -> None: ...
+
+
+def request_approval(
+    event: Mapping[str, Any], *, ledger: ApprovalPort, now: float
+) -> dict[str, Any]:
+    """Leave the gate's task token in the ledger, where `trafficshift approve` finds it.
+
+    The state machine then waits on the token (waitForTaskToken) for one gate wait; each
+    wait has a token of its own, and the newest one is the one in the ledger.
+    """
+    state = RolloutState.model_validate(event["state"])
+    token = event.get("taskToken")
+    if not isinstance(token, str) or not token:
+        raise ValueError("the approval gate was invoked without a task token")
+    d = state.deployment
+    timeout = int((d.approval or {}).get("timeoutSeconds", gates.APPROVAL_DEFAULT_TIMEOUT_SECONDS))
+    ledger.request_approval(d.execution_id, token, now, timeout)
+    return {"requested": True}

@@ -179,3 +179,50 @@ def test_an_unreachable_endpoint_is_an_aws_error() -> None:
 
     line = assert_one_line_error(result, 3)
     assert "cannot reach" in line
+
+
+def test_approve_passes_the_approval_gate_at_once(server: Served) -> None:
+    # Given a rollout that waits at its approval gate (10%, bake 0) for up to 10 minutes
+    function = unique("gate")
+    create_sample_function(server.client("lambda"), name=function, alias="live")
+    env = cli_env(server.endpoint_url)
+    started = run_cli(
+        "start",
+        "-f",
+        function,
+        "-a",
+        "live",
+        "--version",
+        "2",
+        "-s",
+        json.dumps({"type": "canary", "percent": 10, "bakeSeconds": 0}),
+        "--no-analysis",
+        "--poll-interval",
+        "5",
+        "--approval-timeout",
+        "600",
+        "-o",
+        "json",
+        env=env,
+    )
+    assert started.returncode == 0, started.stderr
+    arn = json.loads(started.stdout)["executionArn"]
+
+    def waiting() -> bool:
+        status = run_cli("status", arn, "-o", "json", env=env)
+        return "waiting for approval" in str(json.loads(status.stdout).get("reason") or "")
+
+    _eventually(waiting, what="the rollout waiting for approval", timeout=20)
+    assert _routing(server, function) == ("1", {"2": 0.1})
+
+    # When the operator approves it
+    began = time.monotonic()
+    sent = _signal(server, "approve", arn, "--by", "erin")
+
+    # Then the waiting gate is answered (no poll to wait for), and it promotes
+    assert (sent["action"], sent["by"], sent["answeredApprovalGate"]) == ("approve", "erin", True)
+    finished = _finished(server, arn)
+    assert finished["status"] == "SUCCEEDED"
+    assert time.monotonic() - began < 5  # the 5 s gate wait did not have to run out
+    assert json.loads(finished["output"])["approvedBy"] == "erin"
+    assert _routing(server, function) == ("2", {})

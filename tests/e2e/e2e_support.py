@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -99,6 +100,16 @@ class Rollout:
                 return
             time.sleep(0.02)
         raise AssertionError("the alias was never split")
+
+
+def task_function(cloud: LocalCloud, task: str) -> str:
+    """The emulator's name of a control-plane function: "SetWeight" -> its physical name."""
+    (name,) = [
+        physical
+        for logical, physical in cloud.deployed.function_names.items()
+        if re.fullmatch(rf"ControlPlane{task}Function[0-9A-F]{{8}}", logical)
+    ]
+    return name
 
 
 def new_function(cloud: LocalCloud) -> str:

@@ -54,6 +54,11 @@ from strategies_for_inputs import (
 
 from rollout import usecases
 from rollout.domain.errors import InvalidInput
+from rollout.domain.gates import (
+    APPROVAL_MAX_POLLS,
+    APPROVAL_MAX_TIMEOUT_SECONDS,
+    gate_wait_seconds,
+)
 from rollout.domain.rollout import RolloutState
 from rollout.domain.strategies import MAX_POLLS, MAX_STEPS, MAX_TOTAL_BAKE_SECONDS, Step
 
@@ -153,15 +158,24 @@ def assert_within_step_functions_limits(steps: list[Step], poll: int) -> None:
     assert history_events(len(steps), polls) <= HISTORY_LIMIT
 
 
-def history_events(steps: int, polls: int) -> int:
+def history_events(steps: int, polls: int, gate_polls: int = 0, hooks: int = 0) -> int:
     """The events of a successful execution, counted from the state machine's shape.
 
     A Lambda task state logs 5 events (entered, scheduled, started, succeeded, exited), a
     Wait or Choice 2. Each step is one SetWeight; each poll one Bake, Check and Decide.
+    An approval gate's poll is AwaitApproval (a callback task: entered, scheduled, started,
+    submitted, timed out, exited), Check and Decide; a hook one task, and the two Has*Hook
+    Choices are always passed.
     """
-    task, passing = 5, 2
+    task, passing, callback = 5, 2, 6
     execution = 2 + task + task + passing  # started/succeeded, Prepare, Promote, Promoted
-    return execution + steps * task + polls * (passing + task + passing)
+    execution += 2 * passing + hooks * task  # HasPreTrafficHook, HasPostTrafficHook
+    return (
+        execution
+        + steps * task
+        + polls * (passing + task + passing)
+        + gate_polls * (callback + task + passing)
+    )
 
 
 def refused(outcome: dict[str, Any] | InvalidInput) -> InvalidInput:
@@ -335,8 +349,86 @@ def test_a_schedule_beyond_step_functions_limits_is_refused_at_validation(
 
 
 def test_history_of_the_largest_accepted_plan_fits_step_functions() -> None:
-    # MAX_POLLS polls over MAX_STEPS steps is the most any accepted plan can cost.
-    assert history_events(MAX_STEPS, MAX_POLLS) <= HISTORY_LIMIT
+    # MAX_POLLS polls over MAX_STEPS steps, the longest approval gate and both hooks are
+    # the most any accepted input can cost.
+    assert history_events(MAX_STEPS, MAX_POLLS, APPROVAL_MAX_POLLS, hooks=2) <= HISTORY_LIMIT
+
+
+@pytest.mark.parametrize("timeout", [1, 59, 3_600, 86_400, APPROVAL_MAX_TIMEOUT_SECONDS])
+@pytest.mark.parametrize("poll", [1, 30, 604_800])
+def test_the_longest_approval_gate_stays_within_its_polls(timeout: int, poll: int) -> None:
+    assert math.ceil(timeout / gate_wait_seconds(timeout, poll)) <= APPROVAL_MAX_POLLS
+
+
+def _gates_acceptable(field: str, value: Any) -> bool:
+    """Whether `value` is valid for the gates' field `field` (approval or hooks)."""
+    if field == "approval":
+        if value is None or type(value) is bool:
+            return True
+        timeout = value.get("timeoutSeconds", 1) if isinstance(value, Mapping) else None
+        return (
+            isinstance(value, Mapping)
+            and set(value) <= {"timeoutSeconds"}
+            and type(timeout) is int
+            and 1 <= timeout <= APPROVAL_MAX_TIMEOUT_SECONDS
+        )
+    if value is None:
+        return True
+    if not isinstance(value, Mapping) or not set(value) <= {
+        "preTraffic",
+        "postTraffic",
+        "timeoutSeconds",
+    }:
+        return False
+    timeout = value.get("timeoutSeconds", 1)
+    names = [value[k] for k in ("preTraffic", "postTraffic") if value.get(k) is not None]
+    return (
+        type(timeout) is int
+        and 1 <= timeout <= 840
+        and all(isinstance(n, str) and n.startswith("CodeDeployHook_") for n in names)
+    )
+
+
+def _gate_values() -> st.SearchStrategy[tuple[str, Any]]:
+    nested = st.one_of(hostile_values(), st.integers(), st.sampled_from(["CodeDeployHook_ok"]))
+    approval = st.one_of(
+        hostile_values(),
+        st.fixed_dictionaries({}, optional={"timeoutSeconds": nested, "timeout": nested}),
+    )
+    hooks = st.one_of(
+        hostile_values(),
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "preTraffic": st.one_of(nested, function_arns()),
+                "postTraffic": nested,
+                "timeoutSeconds": nested,
+            },
+        ),
+    )
+    return st.one_of(st.tuples(st.just("approval"), approval), st.tuples(st.just("hooks"), hooks))
+
+
+@fuzz("gates", 600)
+@given(case=_gate_values())
+@example(case=("approval", {"timeoutSeconds": float("nan")}))
+@example(case=("approval", {"timeoutSeconds": 10**400}))
+@example(case=("hooks", {"preTraffic": "CodeDeployHook_x\n"}))
+@example(case=("hooks", {"preTraffic": "../../CodeDeployHook_x"}))
+@example(case=("hooks", {"postTraffic": "arn:aws:lambda:us-east-1:210987654321:function:x"}))
+@example(case=("hooks", {"preTraffic": "CodeDeployHook_" + "x" * 100_000}))
+def test_a_hostile_approval_or_hooks_is_refused_under_that_field(
+    case: tuple[str, Any],
+) -> None:
+    # Given the valid request with a hostile approval gate or hooks
+    field, value = case
+    # When Prepare runs (the default hook names: CodeDeployHook_*, TrafficShiftHook*)
+    outcome = prepared("gates", {**VALID, field: value})
+    # Then it is refused under that field, unless the value is a valid one
+    if isinstance(outcome, InvalidInput):
+        assert root_of(outcome.field) == field
+    else:
+        assert _gates_acceptable(field, value), f"{field}={value!r:.200} was accepted"
 
 
 # --- the count, for the record ------------------------------------------------------------

@@ -7,7 +7,18 @@ from typing import Any
 
 import pytest
 
-TASKS = ["Prepare", "SetWeight", "Check", "Promote", "Revert", "UpdateCode", "PublishArtifact"]
+TASKS = [
+    "Prepare",
+    "SetWeight",
+    "Check",
+    "Promote",
+    "Revert",
+    "UpdateCode",
+    "PublishArtifact",
+    "PreTraffic",
+    "PostTraffic",
+    "AwaitApproval",
+]
 
 
 def _states(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -25,10 +36,15 @@ def test_state_names_are_exactly_the_contract(definition: dict[str, Any]) -> Non
         "PublishArtifact": "Task",
         "CodePublished": "Choice",
         "Prepare": "Task",
+        "HasPreTrafficHook": "Choice",
+        "PreTraffic": "Task",
         "SetWeight": "Task",
         "Bake": "Wait",
         "Check": "Task",
         "Decide": "Choice",
+        "AwaitApproval": "Task",
+        "HasPostTrafficHook": "Choice",
+        "PostTraffic": "Task",
         "Promote": "Task",
         "Promoted": "Succeed",
         "Revert": "Task",
@@ -44,16 +60,55 @@ def test_every_task_but_revert_catches_everything_into_revert(definition: dict[s
             # A failing Revert must fail the execution (the reconciler takes over), never loop.
             assert "Catch" not in state
             continue
-        assert state.get("Catch") == [
-            {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Revert"}
-        ], name
+        caught = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Revert"}]
+        if name == "AwaitApproval":
+            # A gate wait that times out goes back to Check (health, signals, a new wait).
+            caught = [
+                {"ErrorEquals": ["States.Timeout"], "ResultPath": None, "Next": "Check"},
+                *caught,
+            ]
+        assert state.get("Catch") == caught, name
+
+
+def test_the_approval_gate_waits_on_a_token_for_one_gate_poll_then_checks_again(
+    definition: dict[str, Any],
+) -> None:
+    gate = _states(definition)["AwaitApproval"]
+    assert gate["Resource"].endswith(":states:::lambda:invoke.waitForTaskToken")
+    assert gate["Parameters"]["Payload"]["taskToken.$"] == "$$.Task.Token"
+    assert re.fullmatch(
+        r"arn:placeholder:ControlPlaneAwaitApprovalFunction[0-9A-F]{8}\.Arn",
+        gate["Parameters"]["FunctionName"],
+    )
+    assert gate["TimeoutSecondsPath"] == "$.cursor.waitSeconds"
+    assert gate["ResultPath"] == "$.approval"  # SendTaskSuccess's output, read by Check
+    assert gate["Next"] == "Check"
+
+
+@pytest.mark.parametrize(
+    ("choice", "phase", "task", "then"),
+    [
+        ("HasPreTrafficHook", "preTraffic", "PreTraffic", "SetWeight"),
+        ("HasPostTrafficHook", "postTraffic", "PostTraffic", "Promote"),
+    ],
+)
+def test_each_hook_runs_only_when_the_deployment_names_one(
+    definition: dict[str, Any], choice: str, phase: str, task: str, then: str
+) -> None:
+    states = _states(definition)
+    assert states[choice]["Choices"] == [
+        {"Variable": f"$.deployment.hooks.{phase}", "IsPresent": True, "Next": task}
+    ]
+    assert states[choice]["Default"] == then
+    assert states[task]["Next"] == then
+    assert states[task]["Parameters"]["phase"] == phase
 
 
 def test_the_happy_path_loops_bake_check_decide_until_promoted(
     definition: dict[str, Any],
 ) -> None:
     states = _states(definition)
-    assert states["Prepare"]["Next"] == "SetWeight"
+    assert states["Prepare"]["Next"] == "HasPreTrafficHook"
     assert states["SetWeight"]["Next"] == "Bake"
     assert states["Bake"]["Next"] == "Check"
     assert states["Check"]["Next"] == "Decide"
@@ -74,7 +129,8 @@ def test_decide_routes_each_decision_and_anything_else_reverts(
     assert routes == {
         "continue": "Bake",
         "advance": "SetWeight",
-        "promote": "Promote",
+        "promote": "HasPostTrafficHook",
+        "approve": "AwaitApproval",
         "fail": "Revert",
     }
     assert decide["Default"] == "Revert"
@@ -86,7 +142,7 @@ def test_bake_waits_for_the_seconds_the_plan_computes(definition: dict[str, Any]
     assert "Seconds" not in bake
 
 
-@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize("task", [t for t in TASKS if t != "AwaitApproval"])
 def test_tasks_invoke_the_plain_function_arn(definition: dict[str, Any], task: str) -> None:
     state = _states(definition)[task]
     # payload_response_only: the Resource is the function's ARN, not lambda:invoke.

@@ -24,6 +24,18 @@ Lambda's real account-level limit, as a token bucket shared by every control-pla
 
 Invoke is not counted (data plane), nor are GetFunction (100/s) and GetPolicy (15/s), which
 have quotas of their own (facts: "Control-plane rate").
+
+A handler that dies, outlives its Timeout, or is throttled right after one of its AWS
+calls succeeded (so the retry or the Catch finds that call's effect):
+
+    with handler_fault("TrafficShift-SetWeight...", after="UpdateAlias", how="crash") as f:
+        ...                     # SetWeight's runtime exits once its UpdateAlias returned
+    assert f.fired == 1
+
+`how`: "crash" (Lambda reports `Runtime.ExitError`; nothing more of the handler runs),
+"timeout" (the call outlived the function's Timeout: `Sandbox.Timedout` at the handler's
+next AWS call or its return, see `fidelity.lambda_functions_time_out`), "throttle" (every
+later AWS call of that invocation is throttled, so its own retries give up: `Throttled`).
 """
 
 from __future__ import annotations
@@ -40,15 +52,18 @@ from typing import Any
 from moto.core.exceptions import JsonRESTError
 from moto.core.responses import BaseResponse
 
+from trafficshift.emulator import lambda_runtime
 from trafficshift.emulator.metering import LAMBDA_DATA_PLANE
 
 __all__ = [
     "CONTROL_PLANE_EXEMPT",
     "Fault",
+    "HandlerFault",
     "TokenBucket",
     "active_faults",
     "clear",
     "control_plane_rate_limit",
+    "handler_fault",
     "inject_error",
     "throttle",
 ]
@@ -138,9 +153,30 @@ class TokenBucket:
         return self.admitted + self.throttled
 
 
+HOW = ("crash", "timeout", "throttle")
+
+
+@dataclass
+class HandlerFault:
+    """Once `function`'s handler has made its `nth` successful `service`/`action` call (in
+    one invocation), that invocation fails as `how` says; `times` invocations at most."""
+
+    function: str
+    service: str
+    action: str
+    how: str
+    nth: int = 1
+    skip: int = 0  # invocations that reach the trigger and are let through first
+    remaining: int = 1
+    fired: int = 0
+    seen: dict[str, int] = field(default_factory=dict)  # request id -> matching calls
+
+
 _lock = threading.Lock()
 _faults: list[Fault] = []
 _buckets: list[TokenBucket] = []
+_handler_faults: list[HandlerFault] = []
+_throttled_invocations: set[str] = set()  # request ids whose later calls are throttled
 _original_call_action: Any = None
 
 
@@ -172,18 +208,63 @@ def _rate_limited(service: str, action: str) -> Fault | None:
     )
 
 
+def _throttled_invocation(service: str, action: str) -> Fault | None:
+    running = lambda_runtime.current_invocation()
+    if running is None or running.request_id not in _throttled_invocations:
+        return None
+    error_code, status = _THROTTLE_ERRORS.get(service, ("ThrottlingException", 400))
+    return Fault(service, action, error_code, "Rate exceeded", status, remaining=0)
+
+
+def _after_call(service: str, action: str, result: Any) -> None:
+    """Fire the handler fault that this successful call completes, if any."""
+    running = lambda_runtime.current_invocation()
+    if running is None or not isinstance(result, tuple) or int(result[0]) >= 400:
+        return
+    with _lock:
+        for fault in _handler_faults:
+            if (
+                fault.remaining > 0
+                and fault.function == running.function_name
+                and (fault.service, fault.action) == (service, action)
+            ):
+                seen = fault.seen.get(running.request_id, 0) + 1
+                fault.seen[running.request_id] = seen
+                if seen == fault.nth and fault.skip > 0:
+                    fault.skip -= 1
+                elif seen == fault.nth:
+                    fault.remaining -= 1
+                    fault.fired += 1
+                    break
+        else:
+            return
+    if fault.how == "crash":
+        raise lambda_runtime.RuntimeExited(running)
+    if fault.how == "timeout":
+        running.expire()  # fidelity's deadline check ends the invocation
+    else:
+        with _lock:
+            _throttled_invocations.add(running.request_id)
+
+
 def _call_action(self: BaseResponse) -> Any:
-    if _faults or _buckets:
+    if _faults or _buckets or _handler_faults or _throttled_invocations:
         try:
             service, action = self.boto3_service_name, self._get_action()
         except Exception:
             service, action = "", ""
         fault = _take(service, action) if _faults else None
+        if fault is None and _throttled_invocations:
+            fault = _throttled_invocation(service, action)
         if fault is None and _buckets:
             fault = _rate_limited(service, action)
         if fault is not None:
             error = _InjectedError(fault)
             return error.code, dict(error.get_headers()), error.description
+        result = _original_call_action(self)
+        if _handler_faults:
+            _after_call(service, action, result)
+        return result
     return _original_call_action(self)
 
 
@@ -198,7 +279,8 @@ def _hook() -> None:
 def _unhook_if_idle() -> None:
     """Give moto its own `call_action` back once nothing is armed (call with `_lock` held)."""
     global _original_call_action
-    if not _faults and not _buckets and _original_call_action is not None:
+    idle = not (_faults or _buckets or _handler_faults or _throttled_invocations)
+    if idle and _original_call_action is not None:
         BaseResponse.call_action = _original_call_action  # type: ignore[method-assign]
         _original_call_action = None
 
@@ -302,6 +384,50 @@ def control_plane_rate_limit(
             _unhook_if_idle()
 
 
+@contextlib.contextmanager
+def handler_fault(
+    function: str,
+    *,
+    after: str,
+    how: str = "crash",
+    service: str = "lambda",
+    nth: int = 1,
+    skip: int = 0,
+    times: int = 1,
+) -> Iterator[HandlerFault]:
+    """Make Lambda function `function`'s handler fail right after its `nth` successful
+    `after` call (an action of `service`, e.g. "UpdateAlias", or "PutItem" of "dynamodb")
+    in an invocation, in at most `times` invocations, after letting the first `skip` such
+    invocations through (`skip=1`: the second SetWeight, say). `how`:
+
+    - "crash": the runtime exits there; Lambda reports `Runtime.ExitError` ("Runtime
+      exited with error: exit status 1"); nothing more of the handler runs;
+    - "timeout": the call outlived the function's Timeout; the invocation ends with
+      `Sandbox.Timedout` at its next AWS call, or when the handler returns;
+    - "throttle": every later AWS call of that invocation is throttled, so the handler's
+      own retries give up (the adapters raise `Throttled`, which the state machine retries).
+
+    The call itself took effect: the retry, or the Catch, finds what it did.
+    """
+    if how not in HOW:
+        raise ValueError(f"how must be one of {HOW}, not {how!r}")
+    if nth < 1 or times < 1 or skip < 0:
+        raise ValueError("nth and times must be at least 1, skip at least 0")
+    fault = HandlerFault(function, service, after, how, nth=nth, skip=skip, remaining=times)
+    with _lock:
+        _hook()
+        _handler_faults.append(fault)
+    try:
+        yield fault
+    finally:
+        with _lock:
+            if fault in _handler_faults:
+                _handler_faults.remove(fault)
+            if not _handler_faults:
+                _throttled_invocations.clear()
+            _unhook_if_idle()
+
+
 def active_faults() -> list[Fault]:
     """A snapshot of the armed faults."""
     with _lock:
@@ -314,4 +440,6 @@ def clear() -> None:
         _disarm(fault)
     with _lock:
         _buckets.clear()
+        _handler_faults.clear()
+        _throttled_invocations.clear()
         _unhook_if_idle()

@@ -19,6 +19,7 @@ import hashlib
 import json
 import logging
 import math
+import os
 import random
 import re
 import threading
@@ -27,9 +28,11 @@ import traceback
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 from urllib.parse import unquote
 
+from moto.awslambda import urls as lambda_urls
 from moto.awslambda.exceptions import (
     InvalidParameterValueException,
     LambdaClientError,
@@ -41,6 +44,7 @@ from moto.awslambda.models import LambdaAlias, LambdaBackend, LambdaFunction, La
 from moto.awslambda.responses import LambdaResponse
 from moto.awslambda.utils import get_backend as lambda_backend
 from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.core.responses import BaseResponse
 from moto.events.models import Rule, events_backends
 from moto.stepfunctions.models import StateMachineInstance
 from moto.stepfunctions.parser.backend.execution import (
@@ -56,17 +60,21 @@ from trafficshift.emulator import lambda_runtime
 __all__ = [
     "PATCHES",
     "ResourceConflictException",
+    "code_signing_configs",
     "delete_version_in_use",
     "event_rules_deliver_to_lambda_and_step_functions",
     "execution_status_change_events",
+    "function_environments_are_isolated",
     "function_revision_id",
     "function_updates_take_time",
     "in_process_invoke",
     "install",
     "installed",
     "invoke_reads_Qualifier",
+    "lambda_functions_time_out",
     "publish_version_guards",
     "seed_routing",
+    "send_task_failure_keeps_the_cause",
     "set_update_duration",
     "start_execution_generates_name",
     "start_execution_while_others_exist",
@@ -110,7 +118,7 @@ def seed_routing(seed: int | None) -> None:
 
 @dataclass(frozen=True)
 class _Replacement:
-    owner: type
+    owner: type | ModuleType
     attribute: str
     build: Callable[[Any], Any]  # moto's original -> the replacement
 
@@ -234,6 +242,13 @@ def _error_payload(error_type: str, message: str, request_id: str, exc: BaseExce
     ).encode()
 
 
+def _platform_error(error_type: str, message: str, request_id: str) -> bytes:
+    """An error the Lambda service reports for the sandbox, not the function's code: no
+    stack trace, and the message prefixed with the request id, as Lambda sends it."""
+    text = f"RequestId: {request_id} Error: {message}"
+    return json.dumps({"errorMessage": text, "errorType": error_type}).encode()
+
+
 def _resolve_handler(fn: LambdaFunction) -> lambda_runtime.Handler:
     if lambda_runtime.is_package_function(fn.function_name):
         return lambda_runtime.load_package_handler(fn.handler or "")
@@ -322,10 +337,34 @@ def _call_handler(
     context: lambda_runtime.LambdaContext,
     environment: Mapping[str, str],
 ) -> tuple[bytes, bool]:
-    """Run the handler; return (payload, failed) as the Lambda Python runtime would."""
+    """Run the handler; return (payload, failed) as the Lambda Python runtime would, or as
+    the Lambda service reports a sandbox that timed out or whose runtime exited."""
+    request_id = context.aws_request_id
+    with lambda_runtime.invocation(fn.function_name, context) as running:
+        try:
+            payload, failed = _run_handler(fn, event, context, environment)
+            running.check_deadline()  # a response after the deadline is never sent
+        except lambda_runtime.SandboxTimedOut as exc:
+            if exc.invocation is not running:
+                raise
+            return _platform_error("Sandbox.Timedout", str(exc), request_id), True
+        except lambda_runtime.RuntimeExited as exc:
+            if exc.invocation is not running:
+                raise
+            return _platform_error("Runtime.ExitError", str(exc), request_id), True
+    return payload, failed
+
+
+def _run_handler(
+    fn: LambdaFunction,
+    event: Any,
+    context: lambda_runtime.LambdaContext,
+    environment: Mapping[str, str],
+) -> tuple[bytes, bool]:
     request_id = context.aws_request_id
     module_name = (fn.handler or "").rpartition(".")[0]
     with lambda_runtime.lambda_environment(environment):
+        context.start_clock()  # not the time it waited for the other invocations
         # Resolved under the function's environment, as in the runtime's init phase, whose
         # error types these are.
         try:
@@ -374,7 +413,7 @@ def in_process_invoke() -> list[_Replacement]:
     AWS_REGION, AWS_DEFAULT_REGION, AWS_LAMBDA_FUNCTION_NAME and
     AWS_LAMBDA_FUNCTION_VERSION applied to os.environ for the call, serialized by a
     process-wide lock. `Event` invokes run synchronously (AWS queues them); `DryRun` runs
-    nothing. The function's Timeout is not enforced.
+    nothing. The function's Timeout is enforced by :func:`lambda_functions_time_out`.
     """
 
     def build(_original: Any) -> Any:
@@ -391,6 +430,67 @@ def in_process_invoke() -> list[_Replacement]:
         return invoke
 
     return [_Replacement(LambdaSimpleBackend, "invoke", build)]
+
+
+def function_environments_are_isolated() -> list[_Replacement]:
+    """Each invocation sees its own function's environment variables, and only its thread.
+
+    AWS: every function version runs in sandboxes of its own; its environment variables
+    (its `Environment` and the runtime's reserved ones) are visible to its invocations only,
+    and invocations of different functions run at the same time (Lambda guide:
+    configuration-envvars, lambda-runtime-environment).
+
+    moto (`use_docker: False`) runs no code. In one process os.environ is global (facts:
+    "environment variables are process-global"): applying a function's variables for an
+    invocation and taking them off afterwards changed the environment under every other
+    thread, and a thread that iterated it at that moment (botocore copies it when it builds
+    a client; urllib reads the proxy variables) failed with KeyError. With 100 rollouts at
+    once, the interpreter's thread of one execution failed a task that way about once in
+    three runs.
+
+    Here: os.environ is a `lambda_runtime.ThreadEnviron`: an invocation's variables are an
+    overlay of its own thread, and the process environment is left untouched.
+    """
+
+    def build(original: Any) -> Any:
+        if isinstance(original, lambda_runtime.ThreadEnviron):
+            return original
+        return lambda_runtime.ThreadEnviron(original)
+
+    return [_Replacement(os, "environ", build)]  # type: ignore[arg-type] # a module
+
+
+def lambda_functions_time_out() -> list[_Replacement]:
+    """An invocation that outlives its function's Timeout is stopped: `Sandbox.Timedout`.
+
+    AWS: Lambda stops an invocation when it reaches the function's Timeout (1 to 900 s); a
+    synchronous Invoke returns 200 with `FunctionError: Unhandled` and the payload
+    `{"errorType": "Sandbox.Timedout", "errorMessage": "RequestId: <id> Error: Task timed
+    out after 30.00 seconds"}`; the handler's pending work is abandoned, whatever it was
+    waiting for (Lambda guide: troubleshooting-invocation, "Timeouts"; configuration-timeout).
+    Step Functions matches `Sandbox.Timedout` as the task's Error.
+
+    moto (`use_docker: False`): runs no code, so there is no timeout; the in-process seam
+    reported the Timeout to the context (`get_remaining_time_in_millis`) but never enforced it.
+
+    Here: every AWS call the handler makes is checked against its deadline before it is
+    made and when it returns, and so is the handler's return; past the deadline the
+    invocation ends there with `Sandbox.Timedout` (see `lambda_runtime`).
+    """
+
+    def build(original: Any) -> Any:
+        def call_action(self: BaseResponse) -> Any:
+            running = lambda_runtime.current_invocation()
+            if running is None:
+                return original(self)
+            running.check_deadline()
+            result = original(self)
+            running.check_deadline()  # the call was made, but its answer came too late
+            return result
+
+        return call_action
+
+    return [_Replacement(BaseResponse, "call_action", build)]
 
 
 def invoke_reads_Qualifier() -> list[_Replacement]:
@@ -611,6 +711,112 @@ def delete_version_in_use() -> list[_Replacement]:
         return delete_function
 
     return [_Replacement(LambdaResponse, "delete_function", build)]
+
+
+class _CodeSigningConfigNotFound(LambdaClientError):
+    code = 404
+
+    def __init__(self, arn: str) -> None:
+        super().__init__(
+            "ResourceNotFoundException", f"The code signing config {arn} was not found"
+        )
+
+
+def _code_signing_configs(backend: LambdaBackend) -> dict[str, dict[str, Any]]:
+    # Kept on the backend, so moto's reset (a new backend) forgets them as it forgets
+    # functions.
+    configs: dict[str, dict[str, Any]] = backend.__dict__.setdefault(
+        "_trafficshift_code_signing_configs", {}
+    )
+    return configs
+
+
+def code_signing_configs() -> list[_Replacement]:
+    """Code signing configs exist, and a function's can be attached, read and detached.
+
+    AWS: CreateCodeSigningConfig (POST /2020-04-22/code-signing-configs) returns
+    `CodeSigningConfig` with `CodeSigningConfigArn`
+    (`arn:aws:lambda:<region>:<account>:code-signing-config:csc-<17 chars>`),
+    `AllowedPublishers.SigningProfileVersionArns` and
+    `CodeSigningPolicies.UntrustedArtifactOnDeployment` (`Warn` by default);
+    GetCodeSigningConfig returns it or ResourceNotFoundException (404);
+    PutFunctionCodeSigningConfig / DeleteFunctionCodeSigningConfig attach and detach one
+    (Lambda API reference: API_CreateCodeSigningConfig, API_GetCodeSigningConfig,
+    API_PutFunctionCodeSigningConfig, API_DeleteFunctionCodeSigningConfig).
+
+    moto 5.2: implements only GetFunctionCodeSigningConfig (what CreateFunction's
+    `CodeSigningConfigArn` stored, unchecked; `null` when none, which botocore drops as
+    AWS's "no config" answer is read); the other four answer "not implemented". Neither AWS
+    nor the emulator checks signatures here: the emulator cannot verify one at all.
+    """
+
+    def function_name(response: LambdaResponse) -> str:
+        return unquote(response.path.rsplit("/", 2)[-2])
+
+    def create_code_signing_config(self: LambdaResponse) -> Any:
+        body = self.json_body
+        publishers = list(
+            (body.get("AllowedPublishers") or {}).get("SigningProfileVersionArns") or []
+        )
+        if not 1 <= len(publishers) <= 20:
+            raise ValidationException("AllowedPublishers.SigningProfileVersionArns: 1 to 20 ARNs")
+        policy = (body.get("CodeSigningPolicies") or {}).get(
+            "UntrustedArtifactOnDeployment", "Warn"
+        )
+        if policy not in ("Warn", "Enforce"):
+            raise ValidationException(f"UntrustedArtifactOnDeployment: {policy!r}")
+        config_id = "csc-" + uuid.uuid4().hex[:17]
+        arn = f"arn:aws:lambda:{self.region}:{self.current_account}:code-signing-config:{config_id}"
+        config = {
+            "CodeSigningConfigId": config_id,
+            "CodeSigningConfigArn": arn,
+            "Description": body.get("Description", ""),
+            "AllowedPublishers": {"SigningProfileVersionArns": publishers},
+            "CodeSigningPolicies": {"UntrustedArtifactOnDeployment": policy},
+            "LastModified": datetime.datetime.now(datetime.UTC).isoformat(),
+        }
+        _code_signing_configs(self.backend)[arn] = config
+        return 201, {}, json.dumps({"CodeSigningConfig": config})
+
+    def get_code_signing_config(self: LambdaResponse) -> Any:
+        arn = unquote(self.path.split("/code-signing-configs/", 1)[1])
+        config = _code_signing_configs(self.backend).get(arn)
+        if config is None:
+            raise _CodeSigningConfigNotFound(arn)
+        return 200, {}, json.dumps({"CodeSigningConfig": config})
+
+    def put_function_code_signing_config(self: LambdaResponse) -> Any:
+        name = function_name(self)
+        arn = str(self.json_body.get("CodeSigningConfigArn", ""))
+        if arn not in _code_signing_configs(self.backend):
+            raise _CodeSigningConfigNotFound(arn)
+        fn = self.backend.get_function(name)
+        fn.code_signing_config_arn = arn
+        return 200, {}, json.dumps({"CodeSigningConfigArn": arn, "FunctionName": fn.function_name})
+
+    def delete_function_code_signing_config(self: LambdaResponse) -> Any:
+        self.backend.get_function(function_name(self)).code_signing_config_arn = None
+        return 204, {}, ""
+
+    def routes(original: Any) -> Any:
+        return {
+            **original,
+            r"{0}/(?P<api_version>[^/]+)/code-signing-configs/?$": LambdaResponse.dispatch,
+            r"{0}/(?P<api_version>[^/]+)/code-signing-configs/(?P<arn>.+)$": (
+                LambdaResponse.dispatch
+            ),
+        }
+
+    methods = {
+        "create_code_signing_config": create_code_signing_config,
+        "get_code_signing_config": get_code_signing_config,
+        "put_function_code_signing_config": put_function_code_signing_config,
+        "delete_function_code_signing_config": delete_function_code_signing_config,
+    }
+    return [_Replacement(lambda_urls, "url_paths", routes)] + [
+        _Replacement(LambdaResponse, name, lambda _original, m=method: m)
+        for name, method in methods.items()
+    ]
 
 
 def start_execution_generates_name() -> list[_Replacement]:
@@ -900,14 +1106,24 @@ def event_rules_deliver_to_lambda_and_step_functions() -> list[_Replacement]:
     target for Step Functions is not implemented"), and events that S3 sends skip the
     InputTransformer.
 
+    A disabled rule delivers nothing (API_DisableRule: "a disabled rule won't match any
+    events"), and a rule with a schedule and no event pattern is run by its schedule only,
+    never by an event (API_PutRule: a rule has an event pattern, a schedule, or both).
+    moto delivers through a disabled rule all the same, and takes a rule without a pattern
+    for one that matches every event: a scheduled rule's target got every event put on
+    the bus.
+
     Here: Lambda and Step Functions targets are delivered in-process, synchronously (errors
-    are logged, not raised); the other targets are left to moto.
+    are logged, not raised); the other targets are left to moto; a disabled rule and a rule
+    without an event pattern deliver no event.
     """
 
     def build(original: Any) -> Any:
         def send_to_targets(
             self: Rule, original_event: dict[str, Any], transform_input: bool = True
         ) -> None:
+            if self.state != "ENABLED" or not self.event_pattern.get_pattern():
+                return
             ours = [t for t in self.targets if str(t.get("Arn", "")).split(":")[2:3] in _OURS]
             if ours and self.event_pattern.matches_event(original_event):  # type: ignore[arg-type]
                 for target in ours:
@@ -1052,9 +1268,40 @@ def get_metric_data_percentiles() -> list[_Replacement]:
     return [_Replacement(Statistics, "get_statistics_for_type", build)]
 
 
+def send_task_failure_keeps_the_cause() -> list[_Replacement]:
+    """SendTaskFailure's `cause` reaches the failed task (and so a Catch's `$.error.Cause`).
+
+    AWS: SendTaskFailure takes `error` and `cause`; the task fails with both, and a Catch's
+    ResultPath receives {"Error": error, "Cause": cause} (API_SendTaskFailure).
+
+    moto: its response handler reads only `error` and drops `cause`, so the Catch sees an
+    empty Cause (the approval gate's abort would lose who aborted).
+    """
+    from moto.core.responses import EmptyResult
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def build(original: Any) -> Any:
+        def send_task_failure(self: StepFunctionResponse) -> Any:
+            backend = self.stepfunction_backend
+            task_token = self._get_param("taskToken")
+            error = self._get_param("error")
+            cause = self._get_param("cause")
+            if isinstance(backend, StepFunctionsParserBackend):
+                backend.send_task_failure(task_token, error=error, cause=cause)
+                return EmptyResult()
+            return original(self)
+
+        return send_task_failure
+
+    return [_Replacement(StepFunctionResponse, "send_task_failure", build)]
+
+
 PATCHES: tuple[Callable[[], list[_Replacement]], ...] = (
+    send_task_failure_keeps_the_cause,
     get_metric_data_percentiles,
     in_process_invoke,
+    function_environments_are_isolated,
+    lambda_functions_time_out,
     invoke_reads_Qualifier,
     update_alias_validates_like_aws,
     function_revision_id,
@@ -1066,10 +1313,13 @@ PATCHES: tuple[Callable[[], list[_Replacement]], ...] = (
     function_updates_take_time,
     event_rules_deliver_to_lambda_and_step_functions,
     execution_status_change_events,
+    code_signing_configs,
 )
 
 _install_lock = threading.Lock()
-_originals: list[tuple[type, str, Any]] = []  # (owner, attribute, raw original or _ABSENT)
+_originals: list[
+    tuple[type | ModuleType, str, Any]
+] = []  # (owner, attribute, raw original or _ABSENT)
 _ABSENT = object()
 
 

@@ -95,3 +95,7 @@ class AliasBusy(PreflightFailed):
 class LeaseLost(TrafficShiftError):
     """The rollout's lock lease expired and another execution took the alias: stop, and
     leave the alias to its new owner."""
+
+
+class HookFailed(TrafficShiftError):
+    """A preTraffic or postTraffic hook raised, timed out or answered Failed: revert."""

@@ -428,6 +428,7 @@ class OperatorView(_Model):
     paused_since: float | None = None
     paused_seconds: float = 0.0  # paused time within [since, now]: add it to the bake end
     approved: bool = False
+    approved_by: str = ""  # who sent the first approve (or promote) signal
     reason: str = ""  # e.g. "aborted by alice at 2026-...": for the record and the event
     by: str | None = None
     signals: int = 0
@@ -469,11 +470,13 @@ def fold_signals(signals: Iterable[Signal], now: float, since: float = 0.0) -> O
             paused_since, pause = None, None
     if paused_since is not None:
         paused_total += _overlap(paused_since, now, since, now)
+    approver = approve or promote
     view = OperatorView(
         paused=paused_since is not None,
         paused_since=paused_since,
         paused_seconds=paused_total,
         approved=approve is not None or promote is not None,
+        approved_by=approver.by if approver else "",
         signals=len(ordered),
     )
     decisive = abort or promote or pause

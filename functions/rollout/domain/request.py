@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from rollout.domain.analysis import AnalysisConfig
 from rollout.domain.errors import InvalidInput, field_label, shown
+from rollout.domain.gates import ApprovalConfig, HooksConfig, check_approval_fits
 from rollout.domain.strategies import Step, plan
 
 DEFAULT_POLL_INTERVAL_SECONDS = 30
@@ -45,6 +46,10 @@ _FIELD_HELP = {
     "pollIntervalSeconds": "give a whole number of seconds from 1 to 604800 (7 days; default 30)",
     "onBusy": 'give "refuse" (the default) or "wait" (wait, bounded, for a running rollout '
     "of the same alias to finish)",
+    "approval": 'give {"timeoutSeconds": 86400} (wait up to that long for `trafficshift '
+    "approve` before 100%; 1 to 604800), true for the defaults, or drop the field",
+    "hooks": 'give {"preTraffic": "CodeDeployHook_smoke", "postTraffic": "CodeDeployHook_e2e", '
+    '"timeoutSeconds": 300} (each hook optional; timeout 1 to 840), or drop the field',
     "artifact": 'give the uploaded zip as {"bucket": "...", "key": "<function>/<name>.zip", '
     '"versionId": "..."}, or drop it and give "targetVersion"',
 }
@@ -79,6 +84,20 @@ class DeploymentRequest(BaseModel):
     )
     # Another rollout holds the alias: refuse at once (default), or wait for it, bounded.
     on_busy: Literal["refuse", "wait"] = Field("refuse", alias="onBusy")
+    # Wait for a person before the step that reaches 100% (domain.gates).
+    approval: ApprovalConfig | None = None
+    # Functions invoked before any traffic moves and once the new version takes 100%.
+    hooks: HooksConfig | None = None
+
+    @field_validator("approval", mode="before")
+    @classmethod
+    def _approval_switch(cls, value: Any) -> Any:
+        # true = the defaults, false = no gate; an object configures it.
+        if value is True:
+            return {}
+        if value is False:
+            return None
+        return value
 
     @field_validator("target_version", mode="before")
     @classmethod
@@ -98,6 +117,13 @@ class DeploymentRequest(BaseModel):
 
     def to_wire(self) -> dict[str, Any]:
         return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+_NESTED: dict[str, type[BaseModel]] = {
+    "analysis": AnalysisConfig,
+    "approval": ApprovalConfig,
+    "hooks": HooksConfig,
+}
 
 
 class ParsedRequest(BaseModel):
@@ -163,13 +189,15 @@ def parse_request(raw: Any) -> ParsedRequest:
                 f"{shown(alarm)} is not a CloudWatch alarm name",
                 f"use the alarm's name: at most {MAX_ALARM_NAME} printable characters",
             )
+    steps = plan(request.strategy)
+    check_approval_fits(request.approval, [s.to_dict() for s in steps])
     return ParsedRequest(
         request=request,
         function_name=name,
         function_region=arn["region"] if arn else None,
         function_account=arn["account"] if arn else None,
         function_partition=arn["partition"] if arn else None,
-        plan=plan(request.strategy),
+        plan=steps,
     )
 
 
@@ -242,16 +270,15 @@ def _invalid_input_from(exc: ValidationError) -> InvalidInput:
     # pydantic reports a union's failing member as an extra location part; the user only
     # knows the top-level field.
     top = loc[0] if loc else "input"
-    nested = top == "analysis" and len(loc) > 1  # analysis.maxErrorRateIncrease etc.
+    # analysis.maxErrorRateIncrease, hooks.preTraffic, approval.timeoutSeconds, ...
+    nested = top in _NESTED and len(loc) > 1
     field = ".".join(loc) if nested or top not in _FIELD_HELP else top
     kind = error["type"]
     if kind == "missing":
         return InvalidInput(field, "is required", _FIELD_HELP.get(top, "add the field"))
     if kind == "extra_forbidden":
         known = ", ".join(
-            [f.alias or n for n, f in AnalysisConfig.model_fields.items()]
-            if nested
-            else _FIELD_HELP
+            [f.alias or n for n, f in _NESTED[top].model_fields.items()] if nested else _FIELD_HELP
         )
         return InvalidInput(
             field, "is not a field of the input", f"remove it; the fields are {known}"

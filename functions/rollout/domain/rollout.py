@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from rollout.domain import gates
 from rollout.domain.errors import InvalidInput, PreflightFailed
 from rollout.domain.request import ParsedRequest
 from rollout.domain.strategies import Step, effective_poll_interval
@@ -79,6 +80,7 @@ class Decision(StrEnum):
     CONTINUE = "continue"  # keep baking this step
     ADVANCE = "advance"  # bake done, set the next step's weight
     PROMOTE = "promote"  # last step done
+    APPROVE = "approve"  # the next step reaches 100%: wait for an approval (domain.gates)
     FAIL = "fail"  # revert now
 
 
@@ -96,6 +98,9 @@ class Deployment(_Model):
     max_health_read_failures: int = 3
     # The analysis configuration (camelCase, as in the input), None when turned off.
     analysis: dict[str, Any] | None = None
+    # The approval gate ({"timeoutSeconds": ...}) and the hooks, as in the input; None if off.
+    approval: dict[str, Any] | None = None
+    hooks: dict[str, Any] | None = None
 
     @property
     def started_epoch(self) -> float:
@@ -119,6 +124,8 @@ class Cursor(_Model):
     reason: str = ""
     checks: int = 0  # Checks in the current step
     health_read_failures: int = 0  # consecutive Checks that could not read the health
+    approval_requested_at: float = 0.0  # epoch seconds the approval gate opened; 0 = not yet
+    approved_by: str = ""  # who passed the approval gate
 
 
 class StepRecord(_Model):
@@ -138,6 +145,8 @@ class RolloutState(_Model):
     steps: list[StepRecord] = Field(default_factory=list)
     # Pre-flight's detectability estimate (see usecases.detectability); None without analysis.
     preflight: dict[str, Any] | None = None
+    # The hooks that passed: {"phase", "function", "passedAt"} (domain.gates).
+    hook_results: list[dict[str, Any]] = Field(default_factory=list)
 
 
 # --- Prepare -----------------------------------------------------------------------------
@@ -215,6 +224,16 @@ def preflight(
                 if request.analysis.enabled and steps[0].percent < 100
                 else None
             ),
+            approval=(
+                request.approval.model_dump(by_alias=True, mode="json")
+                if request.approval is not None
+                else None
+            ),
+            hooks=(
+                request.hooks.model_dump(by_alias=True, mode="json", exclude_none=True)
+                if request.hooks is not None
+                else None
+            ),
         ),
         cursor=Cursor(revision_id=alias.revision_id),
     )
@@ -271,6 +290,9 @@ def begin_step(state: RolloutState, index: int, revision_id: str, now: float) ->
         step_started_at=now,
         wait_seconds=min(state.deployment.poll_interval_seconds, step.bake_seconds),
         decision=Decision.CONTINUE,
+        # An approval holds for the rest of the rollout (the gate opens once).
+        approved_by=state.cursor.approved_by,
+        approval_requested_at=state.cursor.approval_requested_at,
     )
     record = StepRecord(
         step=index + 1, percent=step.percent, bake_seconds=step.bake_seconds, shifted_at=_iso(now)
@@ -296,6 +318,7 @@ class OperatorDirective(_Model):
     reason: str = ""
     by: str = ""
     paused_seconds: float = 0.0  # paused time within the current step: stops the bake clock
+    approved_by: str = ""  # an `approve` (or `promote`) signal, or the gate's task token
 
 
 class Health(_Model):
@@ -385,6 +408,9 @@ def judge(state: RolloutState, health: Health, now: float) -> RolloutState:
                     f"inconclusive at {where} after a {extension} s extension (policy "
                     f"onInconclusive=rollback): {analysis.reason}"
                 )
+    gate: dict[str, Any] = {}
+    if decision in (Decision.ADVANCE, Decision.PROMOTE) and operator.action != "promote":
+        decision, reason, wait, gate = _approval_gate(state, operator, decision, reason, now)
     new_cursor = cursor.model_copy(
         update={
             "decision": decision,
@@ -392,6 +418,7 @@ def judge(state: RolloutState, health: Health, now: float) -> RolloutState:
             "wait_seconds": wait,
             "checks": cursor.checks + 1,
             "health_read_failures": 0,
+            **gate,
         }
     )
     steps = list(state.steps)
@@ -405,6 +432,50 @@ def judge(state: RolloutState, health: Health, now: float) -> RolloutState:
             update["analysis"] = analysis.numbers
         steps[-1] = steps[-1].model_copy(update=update)
     return state.model_copy(update={"cursor": new_cursor, "steps": steps})
+
+
+def _approval_gate(
+    state: RolloutState, operator: OperatorDirective, decision: Decision, reason: str, now: float
+) -> tuple[Decision, str, int, dict[str, Any]]:
+    """Hold a step that is done before the one that reaches 100% until it is approved.
+
+    Returns the decision, its reason, the wait (one token wait) and the cursor's updates.
+    The gate's clock starts at the first Check that finds the step done; past the
+    approval's timeout the rollout reverts.
+    """
+    d, cursor = state.deployment, state.cursor
+    if d.approval is None or cursor.approved_by:
+        return decision, reason, 0, {}
+    if not gates.needs_approval(d.plan, cursor.step_index + 1):
+        return decision, reason, 0, {}
+    where = f"step {cursor.step_index + 1}/{len(d.plan)} (weight {_pct(cursor.weight_percent)}%)"
+    if operator.approved_by:
+        return (
+            decision,
+            f"approved by {operator.approved_by}; {reason}",
+            0,
+            {"approved_by": operator.approved_by},
+        )
+    opened = cursor.approval_requested_at or now
+    timeout = int(d.approval.get("timeoutSeconds", gates.APPROVAL_DEFAULT_TIMEOUT_SECONDS))
+    waited = now - opened
+    if waited >= timeout:
+        return (
+            Decision.FAIL,
+            f"no approval within {timeout} s at {where} (approval.timeoutSeconds)",
+            0,
+            {"approval_requested_at": opened},
+        )
+    wait = min(
+        gates.gate_wait_seconds(timeout, d.poll_interval_seconds), math.ceil(timeout - waited)
+    )
+    return (
+        Decision.APPROVE,
+        f"waiting for approval at {where} before 100%: {math.ceil(timeout - waited)} s left "
+        f"(trafficshift approve {d.execution_id.rsplit(':', 1)[-1]}); {reason}",
+        max(1, wait),
+        {"approval_requested_at": opened},
+    )
 
 
 def health_unreadable(state: RolloutState, error: str) -> RolloutState:
@@ -464,6 +535,8 @@ def promoted(state: RolloutState, now: float, revision_id: str) -> dict[str, Any
         "startedAt": d.started_at,
         "finishedAt": _iso(now),
         "steps": [s.wire() for s in state.steps],
+        "hooks": list(state.hook_results),
+        "approvedBy": state.cursor.approved_by or None,
     }
 
 

@@ -9,12 +9,12 @@ from rollout import usecases
 from rollout.adapters.alarms import Alarms
 from rollout.adapters.lambda_functions import LambdaFunctions
 from rollout.adapters.metrics import LambdaMetrics
+from rollout.domain.gates import HOOK_PATTERNS_ENV, patterns_from_env
+from rollout.handlers._ports import events, ledger
 from rollout.handlers._runtime import (
     CORRELATION_ID_PATH,
     ROLLOUTS_STARTED,
     count,
-    events,
-    ledger,
     log_deployment_keys,
     log_metrics,
     logger,
@@ -44,6 +44,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         # which account and partition a function ARN in the input must be in.
         partition=_arn_part(context, 1),
         account=_arn_part(context, 4),
+        hook_patterns=patterns_from_env(os.environ.get(HOOK_PATTERNS_ENV)),
     )
     d = state["deployment"]
     count(ROLLOUTS_STARTED, function=d["functionName"], alias=d["alias"])
