@@ -568,6 +568,7 @@ def revert(
         return lost.wire(), "nothing: another execution holds the alias"
     # --- end ledger
     alias = functions.get_alias(d.function_name, d.alias)
+    found = alias  # what the revert found: the Cause says what it undid
     action = domain.revert_action(d, alias)
     if action is RevertAction.RESTORE:
         # The RevisionId just read makes Lambda refuse the write if anyone changes the alias
@@ -583,7 +584,7 @@ def revert(
     if reason[0] in domain.REFUSALS and state.cursor.step_index < 0:
         failure = Failure(error=reason[0], cause=reason[1])
     else:
-        failure = domain.rolled_back(state, action, alias, reason)
+        failure = domain.rolled_back(state, action, alias, reason, found=found)
     # --- ledger
     if action is RevertAction.FOREIGN:
         outcome, kind = Outcome.ALIAS_CHANGED, DetailType.ALIAS_CHANGED

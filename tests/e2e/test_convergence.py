@@ -134,6 +134,8 @@ def test_set_weight_crashing_after_it_moved_the_alias_is_rolled_back_once(
     assert _task_errors(rollout, execution) == ["Runtime.ExitError"]
     assert rollout.states_entered(execution).count("Revert") == 1
     assert record.outcome == "ROLLED_BACK"
+    # And the Cause says what the revert undid, from the alias it read: 50%, not 25%
+    assert "version 2 had reached 50% of traffic" in rollout.wait(execution)["cause"]
 
 
 def test_set_weight_throttled_after_it_moved_the_alias_is_retried_and_promotes(

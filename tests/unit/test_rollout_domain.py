@@ -251,6 +251,37 @@ def test_rolled_back_cause_says_why_where_and_what_serves_now() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("found", "share"),
+    [
+        (
+            AliasSnapshot(function_version="6", additional_weights={"7": 0.1}, revision_id="r"),
+            "10%",
+        ),
+        (AliasSnapshot(function_version="7", revision_id="r"), "100%"),
+        (
+            AliasSnapshot(function_version="7", additional_weights={"6": 0.25}, revision_id="r"),
+            "75%",
+        ),
+    ],
+)
+def test_the_cause_says_what_the_revert_found_not_what_the_state_remembers(
+    found: AliasSnapshot, share: str
+) -> None:
+    # A task that crashed after its UpdateAlias leaves a state one step behind the alias.
+    state = _shifted(_state())  # the state says 0.5%
+
+    failure = domain.rolled_back(
+        state,
+        RevertAction.RESTORE,
+        AliasSnapshot(function_version="6", revision_id="r2"),
+        ("Runtime.ExitError", "the runtime exited"),
+        found=found,
+    )
+
+    assert f"Before the revert, version 7 had reached {share} of traffic" in failure.cause
+
+
 def test_refusal_keeps_the_invalid_input_error_and_its_message() -> None:
     caught = {
         "error": {

@@ -588,8 +588,16 @@ def refusal(state: Mapping[str, Any]) -> Failure:
 
 
 def rolled_back(
-    state: RolloutState, action: RevertAction, alias: AliasSnapshot, reason: tuple[str, str]
+    state: RolloutState,
+    action: RevertAction,
+    alias: AliasSnapshot,
+    reason: tuple[str, str],
+    *,
+    found: AliasSnapshot | None = None,
 ) -> Failure:
+    """The Cause of a revert. `found` is the alias as the revert read it: what it undid is
+    said from that, not from the state (a task that crashed after its UpdateAlias left a
+    state that does not know its own shift)."""
     d, cursor = state.deployment, state.cursor
     name, message = reason
     what = message if name == "HealthCheckFailed" else f"{name}: {message}"
@@ -602,9 +610,12 @@ def rolled_back(
                 "it was left as it is. Check who changed it before deploying again."
             ),
         )
+    share = cursor.weight_percent if cursor.step_index >= 0 else 0.0
+    if found is not None:
+        share = target_share(d, found)
     moved = (
-        f"version {d.target_version} had reached {_pct(cursor.weight_percent)}% of traffic"
-        if cursor.step_index >= 0
+        f"version {d.target_version} had reached {_pct(share)}% of traffic"
+        if share > 0
         else "no traffic had moved"
     )
     return Failure(
@@ -614,6 +625,14 @@ def rolled_back(
             f"Before the revert, {moved}; now version {d.stable_version} serves 100%."
         ),
     )
+
+
+def target_share(deployment: Deployment, alias: AliasSnapshot) -> float:
+    """The percent of the alias's traffic that goes to the deployment's target version."""
+    weights = alias.additional_weights
+    if alias.function_version == deployment.target_version:
+        return round(100.0 - sum(weights.values()) * 100.0, 4)
+    return round(weights.get(deployment.target_version, 0.0) * 100.0, 4)
 
 
 def _message_of(cause: Any) -> str:
