@@ -85,7 +85,8 @@ _LEDGER_ACTIONS: dict[str, list[str]] = {
     "SetWeight": ["dynamodb:PutItem"],
     # read and renew the lease, read the signals
     "Check": ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"],
-    # record the last step and the outcome, release the lock
+    # record the last step and the outcome, release the lock, clear the outcome's
+    # pending-event marker (UpdateItem; a retry learns the marker from the refused write)
     "Promote": ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
     # and read who holds the lock, and record a refusal
     "Revert": [
@@ -94,7 +95,8 @@ _LEDGER_ACTIONS: dict[str, list[str]] = {
         "dynamodb:UpdateItem",
         "dynamodb:DeleteItem",
     ],
-    # read a deployment's record and the Open index, record outcomes, release locks
+    # read a deployment's record and the Open index, record outcomes (and clear their
+    # pending-event markers), release locks
     "Reconcile": ["dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
     # leave the approval gate's task token where `trafficshift approve` finds it
     "AwaitApproval": ["dynamodb:PutItem"],

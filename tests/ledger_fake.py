@@ -11,7 +11,14 @@ from typing import Any
 
 from rollout.domain import ledger as shapes
 from rollout.domain.events import DeploymentEvent
-from rollout.domain.ledger import LockItem, LockResult, Outcome, Signal, SignalAction
+from rollout.domain.ledger import (
+    LockItem,
+    LockResult,
+    Outcome,
+    OutcomeResult,
+    Signal,
+    SignalAction,
+)
 from rollout.domain.rollout import Deployment, StepRecord
 
 
@@ -94,14 +101,26 @@ class InMemoryLedger:
         details: Mapping[str, Any] | None = None,
         function_name: str | None = None,
         alias: str | None = None,
-    ) -> bool:
+        event_pending: bool = True,
+    ) -> OutcomeResult:
         record = self.records.setdefault(
             execution, {"executionArn": execution, "functionName": function_name, "alias": alias}
         )
         if record.get("outcome"):
-            return False
-        record.update(shapes.outcome_attributes(outcome, reason, now, details=details))
-        return True
+            return shapes.outcome_found(record)
+        record.update(
+            shapes.outcome_attributes(
+                outcome, reason, now, details=details, event_pending=event_pending
+            )
+        )
+        return OutcomeResult(
+            recorded=True, outcome=outcome, reason=reason, event_pending=event_pending
+        )
+
+    def outcome_event_sent(self, execution: str) -> None:
+        record = self.records.get(execution)
+        if record is not None and record.get("outcome"):
+            record.pop(shapes.OUTCOME_EVENT_PENDING, None)
 
     def put_signal(self, execution: str, action: str, by: str, now: float) -> Signal:
         signal = Signal(

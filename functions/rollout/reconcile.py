@@ -10,7 +10,8 @@ For each: find the deployment (the ledger's record, else the execution's input),
 alias, restore the stable version if the alias routes to exactly our stable/target pair
 (guarded by the RevisionId just read), release the lock if this execution holds it, record
 the outcome (first outcome wins) and emit an event. Running it twice changes nothing the
-second time and emits nothing.
+second time and emits nothing. A deployment whose outcome is recorded with its event still
+pending (the task died in between) gets that event sent here, once the execution ended.
 
 Nothing here reads the environment or builds a client: the handler passes the adapters.
 """
@@ -22,10 +23,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from rollout.domain import ledger as ledger_domain
 from rollout.domain import reconcile as domain
 from rollout.domain.errors import AliasChangedConcurrently, NotFound
 from rollout.domain.events import DeploymentEvent
-from rollout.domain.ledger import DeploymentRecord, OpenItem, Outcome
+from rollout.domain.ledger import DeploymentRecord, OpenItem, Outcome, OutcomeResult
 from rollout.domain.reconcile import ExecutionInfo, Reconciled, ReconcileReport
 from rollout.domain.rollout import AliasSnapshot, Deployment, RevertAction, revert_action
 
@@ -70,7 +72,9 @@ class LedgerPort(Protocol):
         details: Mapping[str, Any] | None = None,
         function_name: str | None = None,
         alias: str | None = None,
-    ) -> bool: ...
+        event_pending: bool = True,
+    ) -> OutcomeResult: ...
+    def outcome_event_sent(self, execution: str) -> None: ...
     def find_unfinished(self) -> list[OpenItem]: ...
 
 
@@ -192,6 +196,7 @@ def reconcile_execution(
                 "function_name": record.function_name,
                 "alias": record.alias,
                 "lock_released": released,
+                "event": _send_pending_outcome_event(record, status, ports, now),
                 "reason": f"the deployment already recorded its outcome ({record.outcome})",
             }
         )
@@ -223,7 +228,7 @@ def reconcile_execution(
         target_version=target,
         alias_now=alias_now,
     )
-    recorded = ports.ledger.record_deployment_outcome(
+    written = ports.ledger.record_deployment_outcome(
         execution,
         outcome,
         reason,
@@ -237,6 +242,7 @@ def reconcile_execution(
         function_name=function_name,
         alias=alias_name,
     )
+    recorded = written.recorded
     # After the outcome: whoever finds the alias free also finds what happened to it.
     released = ports.ledger.release_lock(function_name, alias_name, execution)
     emitted: str | None = None
@@ -252,7 +258,8 @@ def reconcile_execution(
             time=_iso(now),
             extra={"executionStatus": status, "reconciled": action.value},
         )
-        ports.events.emit(event)
+        if ports.events.emit(event) and recorded:
+            ports.ledger.outcome_event_sent(execution)
         emitted = detail_type.value
     return report.model_copy(
         update={
@@ -268,6 +275,32 @@ def reconcile_execution(
             "reason": reason,
         }
     )
+
+
+def _send_pending_outcome_event(
+    record: DeploymentRecord, status: str, ports: Ports, now: float
+) -> str | None:
+    """A task that recorded the outcome and died before its event went out left the
+    marker: send that outcome's event now (at least once), then clear the marker."""
+    if not record.outcome_event_pending or not record.outcome:
+        return None
+    outcome = Outcome(record.outcome)
+    detail_type = ledger_domain.outcome_event_type(outcome)
+    event = DeploymentEvent(
+        detail_type=detail_type,
+        execution_arn=record.execution_arn,
+        function_name=record.function_name,
+        alias=record.alias,
+        stable_version=record.stable_version,
+        target_version=record.target_version,
+        reason=record.reason,
+        weight_percent=100.0 if outcome is Outcome.PROMOTED else None,
+        time=_iso(now),
+        extra={"executionStatus": status, "reconciled": Reconciled.FINISHED.value},
+    )
+    if ports.events.emit(event):
+        ports.ledger.outcome_event_sent(record.execution_arn)
+    return detail_type.value
 
 
 def _identity(

@@ -25,7 +25,7 @@ from rollout.domain.errors import (
     Throttled,
 )
 from rollout.domain.events import DeploymentEvent, DetailType, event_for
-from rollout.domain.ledger import LockItem, LockResult, Outcome, Signal
+from rollout.domain.ledger import LockItem, LockResult, Outcome, OutcomeResult, Signal
 from rollout.domain.reconcile import identity_from_input
 from rollout.domain.request import parse_request
 from rollout.domain.rollout import (
@@ -90,7 +90,9 @@ class LedgerPort(Protocol):
         details: Mapping[str, Any] | None = None,
         function_name: str | None = None,
         alias: str | None = None,
-    ) -> bool: ...
+        event_pending: bool = True,
+    ) -> OutcomeResult: ...
+    def outcome_event_sent(self, execution: str) -> None: ...
     def signals(self, execution: str) -> list[Signal]: ...
 
 
@@ -527,8 +529,7 @@ def promote(
         details={"revisionId": revision, "weightPercentBefore": cursor.weight_percent},
     )
     ledger.release_lock(d.function_name, d.alias, d.execution_id)
-    if recorded:  # a retried Promote emits nothing twice
-        events.emit(event_for(d, DetailType.PROMOTED, reason, now, weight_percent=100.0))
+    _announce_outcome(d, recorded, ledger, events, now)
     # --- end ledger
     return outcome
 
@@ -564,7 +565,7 @@ def revert(
                 "holds the alias now, so it was left as it is."
             ),
         )
-        _record_end(state, Outcome.FAILED, DetailType.FAILED, lost.cause, ledger, events, now)
+        _record_end(state, Outcome.FAILED, lost.cause, ledger, events, now)
         return lost.wire(), "nothing: another execution holds the alias"
     # --- end ledger
     alias = functions.get_alias(d.function_name, d.alias)
@@ -586,15 +587,16 @@ def revert(
     else:
         failure = domain.rolled_back(state, action, alias, reason, found=found)
     # --- ledger
+    # Each announced as `ledger_domain.outcome_event_type` says (Refused and Failed: Failed).
     if action is RevertAction.FOREIGN:
-        outcome, kind = Outcome.ALIAS_CHANGED, DetailType.ALIAS_CHANGED
+        outcome = Outcome.ALIAS_CHANGED
     elif reason[0] in domain.REFUSALS and state.cursor.step_index < 0:
-        outcome, kind = Outcome.REFUSED, DetailType.FAILED
+        outcome = Outcome.REFUSED
     elif action is RevertAction.NOTHING and state.cursor.step_index < 0:
-        outcome, kind = Outcome.FAILED, DetailType.FAILED
+        outcome = Outcome.FAILED
     else:
-        outcome, kind = Outcome.ROLLED_BACK, DetailType.ROLLED_BACK
-    _record_end(state, outcome, kind, failure.cause, ledger, events, now, action=action.value)
+        outcome = Outcome.ROLLED_BACK
+    _record_end(state, outcome, failure.cause, ledger, events, now, action=action.value)
     # --- end ledger
     return failure.wire(), action.value
 
@@ -602,7 +604,6 @@ def revert(
 def _record_end(
     state: RolloutState,
     outcome: Outcome,
-    kind: DetailType,
     reason: str,
     ledger: LedgerPort,
     events: EventsPort,
@@ -610,7 +611,7 @@ def _record_end(
     *,
     action: str | None = None,
 ) -> None:
-    """Close the history (first outcome wins), free the lock if ours, emit once."""
+    """Close the history (first outcome wins), free the lock if ours, emit its event."""
     d = state.deployment
     if state.steps:
         ledger.record_deployment_step(d.execution_id, state.steps[-1], now)
@@ -624,8 +625,29 @@ def _record_end(
         alias=d.alias,
     )
     ledger.release_lock(d.function_name, d.alias, d.execution_id)
-    if recorded:
-        events.emit(event_for(d, kind, reason, now))
+    _announce_outcome(d, recorded, ledger, events, now)
+
+
+def _announce_outcome(
+    d: domain.Deployment,
+    recorded: OutcomeResult,
+    ledger: LedgerPort,
+    events: EventsPort,
+    now: float,
+) -> None:
+    """Emit the recorded outcome's event while the ledger marks it pending, then clear it.
+
+    At least once: a task that died between recording the outcome and clearing the marker
+    left it set, so its retry (finding the outcome already recorded) sends the event, maybe
+    again; subscribers dedupe on the execution ARN and detail-type. A cleared marker means
+    sent: the usual retry emits nothing. An emit that failed leaves the marker set.
+    """
+    if not recorded.event_pending or recorded.outcome is None:
+        return
+    weight = 100.0 if recorded.outcome is Outcome.PROMOTED else None
+    kind = ledger_domain.outcome_event_type(recorded.outcome)
+    if events.emit(event_for(d, kind, recorded.reason, now, weight_percent=weight)):
+        ledger.outcome_event_sent(d.execution_id)
 
 
 def _record_refusal(
@@ -649,6 +671,7 @@ def _record_refusal(
         details={"error": refused.error},
         function_name=function_name,
         alias=alias,
+        event_pending=False,  # a refusal before Prepare finished announces nothing
     )
     ledger.release_lock(function_name, alias, execution)
 

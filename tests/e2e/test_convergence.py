@@ -217,11 +217,12 @@ def test_promote_crashing_after_it_recorded_the_outcome_does_not_undo_the_promot
     record = ledger.deployment(execution)
     assert record is not None
     assert record.outcome == "PROMOTED"
-    # The event is sent once at most: the crash fell between recording and emitting, and
-    # the retry, finding the outcome recorded, does not emit (known gap: at-most-once)
+    # And the event is sent exactly once: the crash fell between recording and emitting,
+    # and the retry found the outcome recorded with its event still pending, sent it and
+    # cleared the marker
     kinds = [kind for arn, kind in sent if arn == execution and kind in OUTCOME_EVENTS]
-    assert "Deployment Rolled Back" not in kinds
-    assert len(kinds) <= 1
+    assert kinds == ["Deployment Promoted"]
+    assert not record.outcome_event_pending
 
 
 def test_revert_crashing_after_it_restored_the_alias_is_retried_to_one_rollback(

@@ -112,6 +112,23 @@ def test_no_function_role_has_dynamodb_star_or_a_table_action_on_every_resource(
     assert with_ledger, "no function reaches the ledger table"
 
 
+@pytest.mark.parametrize("task", ["Promote", "Revert", "Reconcile"])
+def test_a_task_that_records_an_outcome_can_clear_its_pending_event_marker(
+    template_dict: dict[str, Any], task: str
+) -> None:
+    (statements,) = [
+        found
+        for function, found in _function_role_statements(template_dict).items()
+        if function.startswith(f"ControlPlane{task}Function")
+    ]
+    actions = {str(a) for s in statements for a in _as_list(s["Action"])}
+    # Recording the outcome and removing `outcomeEventPending` are both UpdateItem; the
+    # retry reads the marker from the refused write, so Promote needs no GetItem.
+    assert "dynamodb:UpdateItem" in actions
+    if task == "Promote":
+        assert "dynamodb:GetItem" not in actions
+
+
 def test_the_reconciler_rule_matches_only_this_state_machines_ended_executions(
     template_dict: dict[str, Any],
 ) -> None:

@@ -133,6 +133,40 @@ def test_running_is_not_an_outcome() -> None:
         ledger.outcome_attributes(Outcome.RUNNING, "", T0)
 
 
+def test_an_outcome_is_written_with_its_event_marked_pending() -> None:
+    written = ledger.outcome_attributes(Outcome.PROMOTED, "all steps baked", T0)
+    silent = ledger.outcome_attributes(Outcome.REFUSED, "bad input", T0, event_pending=False)
+
+    assert written["outcomeEventPending"] is True
+    assert "outcomeEventPending" not in silent
+
+
+def test_an_outcome_found_recorded_says_whether_its_event_is_still_to_send() -> None:
+    pending = ledger.outcome_attributes(Outcome.ROLLED_BACK, "alarm", T0)
+    sent = {k: v for k, v in pending.items() if k != "outcomeEventPending"}
+
+    found = ledger.outcome_found(pending)
+    assert (found.recorded, found.outcome, found.reason) == (False, Outcome.ROLLED_BACK, "alarm")
+    assert found.event_pending
+    assert not ledger.outcome_found(sent).event_pending
+    assert ledger.outcome_found({}) == ledger.OutcomeResult(recorded=False)
+
+
+@pytest.mark.parametrize(
+    ("outcome", "kind"),
+    [
+        (Outcome.PROMOTED, DetailType.PROMOTED),
+        (Outcome.ROLLED_BACK, DetailType.ROLLED_BACK),
+        (Outcome.ALIAS_CHANGED, DetailType.ALIAS_CHANGED),
+        (Outcome.REFUSED, DetailType.FAILED),
+        (Outcome.FAILED, DetailType.FAILED),
+        (Outcome.UNRESOLVED, DetailType.FAILED),
+    ],
+)
+def test_each_outcome_is_announced_by_one_event_type(outcome: Outcome, kind: DetailType) -> None:
+    assert ledger.outcome_event_type(outcome) is kind
+
+
 def test_record_is_assembled_from_its_partition_in_order() -> None:
     meta = ledger.deployment_item(_deployment(), {"alias": "live"}, T0)
     step2 = ledger.step_item(

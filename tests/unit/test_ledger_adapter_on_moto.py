@@ -204,7 +204,9 @@ def test_history_records_input_plan_steps_and_outcome(ledger: Ledger) -> None:
         T0 + 61,
         numbers={"newErrors": 0, "newInvocations": 412, "errorRate": 0.0012},
     )
-    assert ledger.record_deployment_outcome(ONE, Outcome.PROMOTED, "all steps baked", T0 + 70)
+    assert ledger.record_deployment_outcome(
+        ONE, Outcome.PROMOTED, "all steps baked", T0 + 70
+    ).recorded
 
     record = ledger.deployment(ONE)
 
@@ -223,19 +225,69 @@ def test_history_records_input_plan_steps_and_outcome(ledger: Ledger) -> None:
 
 def test_first_outcome_wins_and_a_late_start_does_not_reopen(ledger: Ledger) -> None:
     ledger.record_deployment_started(_deployment(), {}, T0)
-    assert ledger.record_deployment_outcome(ONE, Outcome.ROLLED_BACK, "alarm", T0 + 5)
+    assert ledger.record_deployment_outcome(ONE, Outcome.ROLLED_BACK, "alarm", T0 + 5).recorded
 
-    assert not ledger.record_deployment_outcome(ONE, Outcome.PROMOTED, "late", T0 + 6)
+    assert not ledger.record_deployment_outcome(ONE, Outcome.PROMOTED, "late", T0 + 6).recorded
     assert not ledger.record_deployment_started(_deployment(), {}, T0 + 7)
     record = ledger.deployment(ONE)
     assert record is not None
     assert (record.outcome, record.reason) == ("ROLLED_BACK", "alarm")
 
 
+def test_outcome_is_recorded_with_its_event_pending_until_it_is_sent(ledger: Ledger) -> None:
+    # Given a Promote that recorded its outcome and died before emitting
+    ledger.record_deployment_started(_deployment(), {}, T0)
+    first = ledger.record_deployment_outcome(ONE, Outcome.PROMOTED, "all steps baked", T0 + 5)
+    assert (first.recorded, first.event_pending) == (True, True)
+    assert ledger.deployment(ONE).outcome_event_pending  # type: ignore[union-attr]
+
+    # When its retry records again, it learns the recorded outcome and that its event is due
+    retry = ledger.record_deployment_outcome(ONE, Outcome.ROLLED_BACK, "late", T0 + 6)
+    assert (retry.recorded, retry.outcome, retry.reason) == (
+        False,
+        Outcome.PROMOTED,
+        "all steps baked",
+    )
+    assert retry.event_pending
+
+    # Then once the event is sent, a later retry finds nothing to send
+    ledger.outcome_event_sent(ONE)
+    again = ledger.record_deployment_outcome(ONE, Outcome.PROMOTED, "again", T0 + 7)
+    assert (again.recorded, again.outcome, again.event_pending) == (False, Outcome.PROMOTED, False)
+    record = ledger.deployment(ONE)
+    assert record is not None
+    assert not record.outcome_event_pending
+    assert (record.outcome, record.reason) == ("PROMOTED", "all steps baked")
+
+
+def test_outcome_recorded_without_an_event_carries_no_marker(ledger: Ledger) -> None:
+    written = ledger.record_deployment_outcome(
+        TWO,
+        Outcome.REFUSED,
+        "bad",
+        T0,
+        function_name="orders-api",
+        alias="live",
+        event_pending=False,
+    )
+
+    assert (written.recorded, written.event_pending) == (True, False)
+    assert not ledger.record_deployment_outcome(TWO, Outcome.FAILED, "x", T0 + 1).event_pending
+
+
+def test_clearing_the_marker_of_an_unknown_deployment_creates_nothing(
+    ledger: Ledger, dynamodb: Any
+) -> None:
+    ledger.outcome_event_sent(ONE)
+
+    assert ledger.deployment(ONE) is None
+    assert dynamodb.scan(TableName=TABLE)["Items"] == []
+
+
 def test_outcome_without_a_start_creates_the_record(ledger: Ledger) -> None:
     assert ledger.record_deployment_outcome(
         TWO, Outcome.REFUSED, "bad input", T0, function_name="orders-api", alias="live"
-    )
+    ).recorded
 
     record = ledger.deployment(TWO)
     assert record is not None

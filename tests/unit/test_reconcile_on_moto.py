@@ -21,6 +21,7 @@ from rollout.adapters.executions import Executions
 from rollout.adapters.lambda_functions import LambdaFunctions
 from rollout.adapters.ledger import Ledger, table_definition
 from rollout.domain.errors import AliasChangedConcurrently
+from rollout.domain.ledger import Outcome
 from rollout.domain.reconcile import Reconciled
 from rollout.domain.rollout import AliasSnapshot, Deployment
 from rollout.handlers import reconcile as handler_module
@@ -241,6 +242,35 @@ def test_second_call_changes_nothing_and_emits_nothing(cloud: SimpleNamespace) -
     assert cloud.lam.get_alias(FunctionName="orders-api", Name="live")["RevisionId"] == revision
     assert _events(cloud) == []
     assert cloud.ledger.deployment(execution).outcome == "ROLLED_BACK"  # type: ignore[union-attr]
+
+
+def test_an_outcome_recorded_with_its_event_pending_gets_the_event_sent_once(
+    cloud: SimpleNamespace,
+) -> None:
+    # Given a Promote that recorded PROMOTED and died before emitting, then the execution
+    # was stopped (the lock is still held)
+    execution = _rolling(cloud, "one")
+    cloud.ledger.record_deployment_outcome(execution, Outcome.PROMOTED, "all steps baked", T0)
+    _stopped(cloud, execution)
+    change = _status_change(cloud, execution)
+
+    # When the reconciler finds the finished deployment, twice
+    first = reconcile.on_status_change(change, ports=cloud.ports, now=T0 + 100)
+    again = reconcile.on_status_change(change, ports=cloud.ports, now=T0 + 200)
+
+    # Then it sent the recorded outcome's event once, and did not touch the alias
+    assert first is not None
+    assert again is not None
+    assert (first.action, first.event) == (Reconciled.FINISHED, "Deployment Promoted")
+    assert (again.action, again.event) == (Reconciled.FINISHED, None)
+    (event,) = _events(cloud)
+    assert event["detail-type"] == "Deployment Promoted"
+    assert event["detail"]["reason"] == "all steps baked"
+    assert _alias(cloud) == ("1", {"2": 0.3})  # a recorded outcome is not reconciled again
+    record = cloud.ledger.deployment(execution)
+    assert record is not None
+    assert not record.outcome_event_pending
+    assert first.lock_released
 
 
 def test_without_a_record_the_input_and_the_alias_prove_the_deployment(

@@ -24,6 +24,7 @@ from rollout.domain.ledger import (
     LockResult,
     OpenItem,
     Outcome,
+    OutcomeResult,
     Signal,
     SignalAction,
 )
@@ -269,13 +270,18 @@ class Ledger:
         details: Mapping[str, Any] | None = None,
         function_name: str | None = None,
         alias: str | None = None,
-    ) -> bool:
-        """Close the record (first outcome wins). False if it already had one.
+        event_pending: bool = True,
+    ) -> OutcomeResult:
+        """Close the record (first outcome wins), marked as having its event to send
+        (`event_pending`). A record that already had an outcome is left as it is, and the
+        result says which outcome that is and whether its event is still pending.
 
         With `function_name` and `alias`, a record that was never started (Prepare died
         before writing it) is created, so that every execution ends with one.
         """
-        fields = shapes.outcome_attributes(outcome, reason, now, details=details)
+        fields = shapes.outcome_attributes(
+            outcome, reason, now, details=details, event_pending=event_pending
+        )
         names = {f"#{k}": k for k in fields}
         values: dict[str, Any] = {f":{k}": v for k, v in fields.items()}
         sets = [f"#{k} = :{k}" for k in fields]
@@ -301,10 +307,30 @@ class Ledger:
                     ConditionExpression="attribute_not_exists(outcome)",
                     ExpressionAttributeNames=names,
                     ExpressionAttributeValues=_typed(values),
+                    # The record as it is, in the same call: no read (nor GetItem grant) for
+                    # a retry to learn whether the first attempt sent the event.
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+        except _ConditionFailed as refused:
+            return shapes.outcome_found(_plain(refused.item or {}))
+        return OutcomeResult(
+            recorded=True, outcome=outcome, reason=reason, event_pending=event_pending
+        )
+
+    def outcome_event_sent(self, execution: str) -> None:
+        """Clear the record's pending-event marker once the outcome's event is out."""
+        try:
+            with translated("UpdateItem", _ON_CODE):
+                self._client.update_item(
+                    TableName=self._table,
+                    Key=_typed(shapes.deployment_key(execution)),
+                    UpdateExpression="REMOVE #pending",
+                    # Never create a bare item (UpdateItem would, for a key that is not there).
+                    ConditionExpression="attribute_exists(outcome)",
+                    ExpressionAttributeNames={"#pending": shapes.OUTCOME_EVENT_PENDING},
                 )
         except _ConditionFailed:
-            return False
-        return True
+            pass
 
     def deployment(self, execution: str) -> DeploymentRecord | None:
         """The whole record: input, plan, versions, steps, signals and outcome."""

@@ -25,6 +25,10 @@ Two global secondary indexes:
 carry it, as garbage collection after their lease or timeout (TTL deletes lazily, so the
 lease, not TTL, is what frees a lock).
 
+`outcomeEventPending` (true) is written with a deployment's outcome, in the same conditional
+write, and removed once the outcome's event is sent: a retried task (or the reconciler) that
+finds the outcome recorded with it still set sends the event. At least once, not at most.
+
 Pure: builds and reads plain dicts (the adapter does the DynamoDB typing and conditions),
 and decides: is a lock takeable, should a lease be renewed, what do the operator's signals
 mean for the next Check. No boto3, no clock (the time is passed in).
@@ -43,6 +47,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from rollout.domain.errors import AliasBusy, InvalidInput, PreflightFailed
+from rollout.domain.events import DetailType
 from rollout.domain.rollout import Deployment, StepRecord
 
 __all__ = [
@@ -55,6 +60,7 @@ __all__ = [
     "OpenItem",
     "OperatorView",
     "Outcome",
+    "OutcomeResult",
     "Signal",
     "SignalAction",
     "approval_item",
@@ -68,6 +74,8 @@ __all__ = [
     "lock_item",
     "lock_key",
     "outcome_attributes",
+    "outcome_event_type",
+    "outcome_found",
     "parse_action",
     "record_from_items",
     "should_renew",
@@ -85,6 +93,7 @@ DEPLOYMENT_SK: Final = "DEPLOYMENT"
 STEP_PREFIX: Final = "STEP#"
 SIGNAL_PREFIX: Final = "SIGNAL#"
 APPROVAL_SK: Final = "APPROVAL"
+OUTCOME_EVENT_PENDING: Final = "outcomeEventPending"
 
 # A lease must outlive the longest gap between two renewals (one poll, plus a Wait that
 # starts late, plus Lambda retries), yet free a dead rollout's alias soon: 15 minutes unless
@@ -253,18 +262,61 @@ def step_item(
 
 
 def outcome_attributes(
-    outcome: Outcome, reason: str, now: float, *, details: Mapping[str, Any] | None = None
+    outcome: Outcome,
+    reason: str,
+    now: float,
+    *,
+    details: Mapping[str, Any] | None = None,
+    event_pending: bool = True,
 ) -> dict[str, Any]:
-    """What the outcome sets on the record (the adapter also REMOVEs openPk/openSk)."""
+    """What the outcome sets on the record (the adapter also REMOVEs openPk/openSk).
+
+    `event_pending`: the outcome's event is still to be sent (the marker is set in the same
+    write, so no crash can leave an outcome recorded and its event forgotten).
+    """
     if outcome is Outcome.RUNNING:
         raise ValueError("RUNNING is not an outcome")
-    return {
+    attributes: dict[str, Any] = {
         "status": outcome.value,
         "outcome": outcome.value,
         "reason": reason,
         "finishedAt": _iso(now),
         "details": dict(details or {}),
     }
+    if event_pending:
+        attributes[OUTCOME_EVENT_PENDING] = True
+    return attributes
+
+
+class OutcomeResult(_Model):
+    """What recording an outcome found: ours now (first outcome wins), or the one before."""
+
+    recorded: bool  # this write recorded the outcome
+    outcome: Outcome | None = None  # the outcome on the record now
+    reason: str = ""  # the recorded outcome's reason
+    event_pending: bool = False  # its event is not known to be sent: whoever finds this sends it
+
+
+def outcome_found(item: Mapping[str, Any]) -> OutcomeResult:
+    """The outcome a refused (already closed) record carries, from the item as it is."""
+    found = item.get("outcome")
+    return OutcomeResult(
+        recorded=False,
+        outcome=Outcome(found) if found else None,
+        reason=str(item.get("reason", "")),
+        event_pending=bool(item.get(OUTCOME_EVENT_PENDING)) and bool(found),
+    )
+
+
+def outcome_event_type(outcome: Outcome) -> DetailType:
+    """The event that announces a recorded outcome (the same one whoever sends it)."""
+    if outcome is Outcome.PROMOTED:
+        return DetailType.PROMOTED
+    if outcome is Outcome.ROLLED_BACK:
+        return DetailType.ROLLED_BACK
+    if outcome is Outcome.ALIAS_CHANGED:
+        return DetailType.ALIAS_CHANGED
+    return DetailType.FAILED  # REFUSED, FAILED, UNRESOLVED
 
 
 class StepDecision(_Model):
@@ -290,6 +342,7 @@ class DeploymentRecord(_Model):
     outcome: str | None = None
     reason: str = ""
     finished_at: str | None = None
+    outcome_event_pending: bool = False  # the outcome's event may not have been sent yet
     input: dict[str, Any] = Field(default_factory=dict)
     deployment: dict[str, Any] = Field(default_factory=dict)
     details: dict[str, Any] = Field(default_factory=dict)
