@@ -1,6 +1,7 @@
 """`trafficshift local demo`: three real rollouts on the local emulator, shown live.
 
-1. a healthy canary (v1 -> v2) that promotes;
+1. a healthy canary (v1 -> v2) that promotes: a pre-traffic hook smoke-tests v2 before any
+   traffic moves, and an operator approves it at the gate before 100%;
 2. a bad version (v2 -> v3, 40% of its requests fail) that the version-versus-version
    analysis catches on its own, with no alarm configured, so the deployment reverts to v2;
 3. a zip of new, healthy code uploaded to the artifact bucket: the upload alone starts the
@@ -13,9 +14,12 @@ GetMetricData, exactly as on AWS.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +79,18 @@ def _run(console: Console, seed: int) -> int:
         )
         traffic.start()
         try:
-            healthy = _rollout(console, sfn, cloud.state_machine_arn, "healthy-canary", "2")
+            hook = _smoke_test_hook(lam)
+            say(f"pre-traffic hook {hook}: invokes the new version directly before any traffic")
+            with _operator_approves(cloud, console):
+                healthy = _rollout(
+                    console,
+                    sfn,
+                    cloud.state_machine_arn,
+                    "healthy-canary",
+                    "2",
+                    hooks={"preTraffic": hook},
+                    approval={"timeoutSeconds": 60},
+                )
             bad_version = publish_version_with(lam, FUNCTION, error_rate=0.4)
             say(f"\npublished version {bad_version}: 40% of its requests fail")
             bad = _rollout(console, sfn, cloud.state_machine_arn, "bad-canary", bad_version)
@@ -94,7 +109,14 @@ def _run(console: Console, seed: int) -> int:
     return 0 if ok else 1
 
 
-def _rollout(console: Console, sfn: Any, state_machine_arn: str, name: str, version: str) -> str:
+def _rollout(
+    console: Console,
+    sfn: Any,
+    state_machine_arn: str,
+    name: str,
+    version: str,
+    **extra: Any,
+) -> str:
     request = {
         "functionName": FUNCTION,
         "alias": ALIAS,
@@ -102,6 +124,7 @@ def _rollout(console: Console, sfn: Any, state_machine_arn: str, name: str, vers
         "strategy": STRATEGY,
         "analysis": ANALYSIS,
         "pollIntervalSeconds": 1,
+        **extra,
     }
     console.print(f"\n[bold]rollout {name}[/bold]: {json.dumps(request)}")
     started = time.monotonic()
@@ -115,10 +138,15 @@ def _rollout(console: Console, sfn: Any, state_machine_arn: str, name: str, vers
 
 def _follow(console: Console, sfn: Any, execution: str, started: float) -> str:
     status = "UNKNOWN"
+    waiting = False
     for item in follow(sfn, execution, poll_seconds=0.2, timeout_seconds=ROLLOUT_TIMEOUT_SECONDS):
         elapsed = time.monotonic() - started
         if item.kind == "checked" and item.decision == "continue":
             continue  # one line per step, not per poll
+        if item.kind == "checked" and item.decision == "approve":
+            if waiting:
+                continue  # one line for the gate, not one per gate poll
+            waiting = True
         colour = {"shifted": "cyan", "promoted": "green", "reverting": "yellow"}.get(item.kind, "")
         if item.kind == "finished":
             status = item.decision or status
@@ -126,6 +154,74 @@ def _follow(console: Console, sfn: Any, execution: str, started: float) -> str:
         text = f"[{colour}]{item.text}[/{colour}]" if colour else item.text
         console.print(f"  {elapsed:5.1f}s  {text}")
     return status
+
+
+# The hook checks the new version itself (its qualified name), before the alias sends it
+# any traffic; the sample function answers {"ok": true, ...}.
+_SMOKE_TEST = """import json, os, boto3
+
+def handler(event, context):
+    target = event["trafficshift"]["targetQualifiedName"]
+    lam = boto3.client("lambda", region_name=os.environ["AWS_REGION"])
+    answer = lam.invoke(FunctionName=target, Payload=b"{}")
+    if answer.get("FunctionError"):
+        return {"status": "Failed", "reason": f"{target} raised: {answer['Payload'].read()!r}"}
+    return {"status": "Succeeded"}
+"""
+
+
+def _smoke_test_hook(lam: Any) -> str:
+    import io
+    import zipfile
+
+    from trafficshift.emulator.sample import _role_arn
+
+    name = "CodeDeployHook_orders_smoke"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", _SMOKE_TEST)
+    lam.create_function(
+        FunctionName=name,
+        Runtime="python3.13",
+        Role=_role_arn(lam),
+        Handler="app.handler",
+        Code={"ZipFile": buffer.getvalue()},
+        Timeout=30,
+        Tags={"trafficshift:managed": "true"},
+    )
+    lam.get_waiter("function_active_v2").wait(FunctionName=name)
+    return name
+
+
+@contextlib.contextmanager
+def _operator_approves(cloud: Any, console: Console) -> Iterator[None]:
+    """An operator who approves the rollout a moment after it reaches its approval gate,
+    as `trafficshift approve` does (the ledger signal, then SendTaskSuccess)."""
+    from rollout.adapters.ledger import Ledger
+    from trafficshift.signals import send_signal
+
+    ledger = Ledger(cloud.ledger_table, cloud.client("dynamodb"))
+    sfn = cloud.client("stepfunctions")
+    done = threading.Event()
+
+    def approve() -> None:
+        while not done.wait(0.2):
+            for execution in sfn.list_executions(
+                stateMachineArn=cloud.state_machine_arn, statusFilter="RUNNING"
+            )["executions"]:
+                arn = execution["executionArn"]
+                if ledger.approval_token(arn) and not done.wait(1.5):
+                    send_signal(ledger, sfn, arn, "approve", "demo-operator")
+                    console.print("         [magenta]demo-operator: trafficshift approve[/magenta]")
+                    return
+
+    operator = threading.Thread(target=approve, name="demo-operator", daemon=True)
+    operator.start()
+    try:
+        yield
+    finally:
+        done.set()
+        operator.join(timeout=5)
 
 
 def _summary(console: Console, lam: Any, traffic: Any) -> None:

@@ -86,6 +86,9 @@ def progress_of(event: dict[str, Any]) -> Progress | None:
             )
         if name == "Promote":
             return Progress("promoted", f"promoted v{output.get('targetVersion')} to 100%")
+        if name in ("PreTraffic", "PostTraffic") and "hookResults" in output:
+            ran = output["hookResults"][-1] if output["hookResults"] else {}
+            return Progress("hook", f"{ran.get('phase', name)} hook {ran.get('function')} passed")
     if event.get("type") == "TaskStateEntered":
         entered = event.get("stateEnteredEventDetails") or {}
         if entered.get("name") == "Revert":

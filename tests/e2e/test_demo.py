@@ -21,6 +21,10 @@ def test_demo_promotes_the_healthy_canary_and_reverts_the_bad_one() -> None:
     text = out.getvalue()
     assert code == 0, text
     assert "SUCCEEDED: PROMOTED" in text
+    # the healthy canary passed its pre-traffic hook and waited for the operator's approval
+    assert "preTraffic hook CodeDeployHook_orders_smoke passed" in text
+    assert "waiting for approval" in text
+    assert "demo-operator: trafficshift approve" in text
     assert "FAILED: DeploymentRolledBack" in text
     # the bad version is caught by the version-versus-version analysis, with no alarm
     assert "no alarms" in text
