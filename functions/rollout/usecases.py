@@ -14,6 +14,8 @@ from rollout.domain import gates
 from rollout.domain import ledger as ledger_domain
 from rollout.domain import rollout as domain
 from rollout.domain.errors import (
+    ACCESS_FIX,
+    AccessDenied,
     AliasChangedConcurrently,
     FunctionNotReady,
     HookFailed,
@@ -168,6 +170,10 @@ def prepare(
         alias = functions.get_alias(name, request.alias)
     except NotFound:
         raise _missing_alias_or_function(functions, name, request.alias) from None
+    except AccessDenied as exc:
+        raise PreflightFailed(
+            f"this control plane may not read or shift {name} ({exc}); {ACCESS_FIX}"
+        ) from None
     alarm_states = alarms.states(request.alarms) if request.alarms else {}
     domain.check_alarms(request.alarms, alarm_states)  # before publishing anything
     published = False

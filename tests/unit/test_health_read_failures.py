@@ -11,7 +11,7 @@ from ledger_fake import InMemoryLedger, ListEvents
 from rollout import usecases
 from rollout.adapters.aws import translated
 from rollout.domain import rollout as domain
-from rollout.domain.errors import InvalidInput, ServiceUnavailable, Throttled
+from rollout.domain.errors import AccessDenied, InvalidInput, ServiceUnavailable, Throttled
 from rollout.domain.request import parse_request
 from rollout.domain.rollout import AlarmState, AliasSnapshot, Decision, RolloutState, VersionInfo
 
@@ -121,8 +121,10 @@ def test_a_client_error_is_not_mistaken_for_an_outage() -> None:
         {"Error": {"Code": "AccessDenied"}, "ResponseMetadata": {"HTTPStatusCode": 403}},
         "DescribeAlarms",
     )
-    with pytest.raises(ClientError), translated("DescribeAlarms"):
+    with pytest.raises(AccessDenied) as caught, translated("DescribeAlarms"):
         raise denied
+    # Not an outage the Check tolerates: it reverts at once.
+    assert not isinstance(caught.value, ServiceUnavailable | Throttled)
 
 
 @pytest.mark.parametrize("bad", [-1, 101, True, "3"])

@@ -12,7 +12,12 @@ import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from rollout.domain.errors import AliasChangedConcurrently, ServiceUnavailable, Throttled
+from rollout.domain.errors import (
+    AccessDenied,
+    AliasChangedConcurrently,
+    ServiceUnavailable,
+    Throttled,
+)
 
 # botocore's standard retry mode retries throttling with exponential backoff and jitter;
 # what still fails after it becomes `Throttled`, which the state machine retries.
@@ -23,6 +28,8 @@ CLIENT_CONFIG = Config(
     user_agent_extra="trafficshift",
 )
 
+# IAM refused the call (in tag mode: the function is not tagged trafficshift:managed=true).
+ACCESS_DENIED_CODES = frozenset({"AccessDeniedException", "AccessDenied"})
 THROTTLING_CODES = frozenset(
     {"TooManyRequestsException", "ThrottlingException", "Throttling", "RequestLimitExceeded"}
 )
@@ -73,6 +80,8 @@ def translated(
             raise Throttled(f"{operation} was throttled: {exc}") from exc
         if code == "PreconditionFailedException":
             raise AliasChangedConcurrently(f"{operation}: {exc}") from exc
+        if code in ACCESS_DENIED_CODES:
+            raise AccessDenied(f"{operation} was denied: {exc}") from exc
         status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
         if status >= 500:
             raise ServiceUnavailable(f"{operation} failed ({code or status}): {exc}") from exc

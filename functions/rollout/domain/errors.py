@@ -99,3 +99,15 @@ class LeaseLost(TrafficShiftError):
 
 class HookFailed(TrafficShiftError):
     """A preTraffic or postTraffic hook raised, timed out or answered Failed: revert."""
+
+
+class AccessDenied(TrafficShiftError):
+    """IAM refused a call: in tag mode, the function is not tagged trafficshift:managed."""
+
+
+# What to do when IAM refuses the control plane a function (said in refusals and causes).
+ACCESS_FIX = (
+    "in the default tag mode, tag the function: aws lambda tag-resource --resource "
+    "<function ARN> --tags trafficshift:managed=true; or deploy the control plane with the "
+    "function in ManagedFunctions.named([...])"
+)
