@@ -14,6 +14,7 @@ from rollout.domain.events import DeploymentEvent
 from rollout.domain.ledger import (
     LockItem,
     LockResult,
+    OpenItem,
     Outcome,
     OutcomeResult,
     Signal,
@@ -104,15 +105,26 @@ class InMemoryLedger:
         event_pending: bool = True,
     ) -> OutcomeResult:
         record = self.records.setdefault(
-            execution, {"executionArn": execution, "functionName": function_name, "alias": alias}
+            execution,
+            {
+                "kind": "deployment",
+                "executionArn": execution,
+                "functionName": function_name,
+                "alias": alias,
+            },
         )
         if record.get("outcome"):
             return shapes.outcome_found(record)
-        record.update(
-            shapes.outcome_attributes(
-                outcome, reason, now, details=details, event_pending=event_pending
-            )
+        fields = shapes.outcome_attributes(
+            outcome, reason, now, details=details, event_pending=event_pending
         )
+        record.update(fields)
+        if event_pending:  # in the sweep's view until the event is sent
+            record["openPk"] = shapes.OPEN
+            record.setdefault("openSk", shapes.open_deployment_sk(fields["finishedAt"], execution))
+        else:
+            record.pop("openPk", None)
+            record.pop("openSk", None)
         return OutcomeResult(
             recorded=True, outcome=outcome, reason=reason, event_pending=event_pending
         )
@@ -120,7 +132,24 @@ class InMemoryLedger:
     def outcome_event_sent(self, execution: str) -> None:
         record = self.records.get(execution)
         if record is not None and record.get("outcome"):
-            record.pop(shapes.OUTCOME_EVENT_PENDING, None)
+            for name in (shapes.OUTCOME_EVENT_PENDING, "openPk", "openSk"):
+                record.pop(name, None)
+
+    def find_unfinished(self) -> list[OpenItem]:
+        """The `Open` index: every lock, and every record still carrying `openPk`."""
+        locks = [
+            OpenItem(
+                kind="lock",
+                execution_arn=lock.owner,
+                function_name=lock.function_name,
+                alias=lock.alias,
+            )
+            for lock in self.locks.values()
+        ]
+        records = [
+            OpenItem.from_item(record) for record in self.records.values() if record.get("openPk")
+        ]
+        return locks + records
 
     def put_signal(self, execution: str, action: str, by: str, now: float) -> Signal:
         signal = Signal(

@@ -3,15 +3,18 @@
 Two triggers, one rule:
 - `on_status_change`: EventBridge's "Step Functions Execution Status Change" for one of our
   executions that ended ABORTED, TIMED_OUT or FAILED (StopExecution skips every Catch);
-- `sweep`: on a schedule, every lock and every deployment without an outcome in the ledger
-  whose execution no longer runs (EventBridge delivers Step Functions events best-effort).
+- `sweep`: on a schedule, every lock and every deployment without an outcome (or with its
+  outcome's event still pending) in the ledger whose execution no longer runs (EventBridge
+  delivers Step Functions events best-effort).
 
 For each: find the deployment (the ledger's record, else the execution's input), read the
 alias, restore the stable version if the alias routes to exactly our stable/target pair
 (guarded by the RevisionId just read), release the lock if this execution holds it, record
 the outcome (first outcome wins) and emit an event. Running it twice changes nothing the
 second time and emits nothing. A deployment whose outcome is recorded with its event still
-pending (the task died in between) gets that event sent here, once the execution ended.
+pending (the task died in between, or its emit failed) gets that event sent here, once the
+execution ended, without touching the alias; the sweep finds it because the record stays
+in the `Open` index until the marker is cleared.
 
 Nothing here reads the environment or builds a client: the handler passes the adapters.
 """
@@ -129,7 +132,9 @@ def on_status_change(
 
 
 def sweep(*, ports: Ports, now: float) -> SweepReport:
-    """Reconcile every lock and unfinished deployment whose execution no longer runs."""
+    """Reconcile every lock, unfinished deployment and deployment whose outcome's event is
+    pending, once its execution no longer runs (the event is sent from the record as read
+    now, so an index entry not yet gone after the marker was cleared sends nothing)."""
     report = SweepReport()
     candidates: dict[str, OpenItem] = {}
     for item in ports.ledger.find_unfinished():

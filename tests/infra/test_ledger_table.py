@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Template
 
+from rollout.adapters.ledger import table_definition
 from rollout.domain import ledger as shapes
 
 Resources = dict[str, dict[str, Any]]
@@ -69,6 +70,22 @@ def test_the_table_has_the_open_and_by_alias_indexes_of_the_adapter(
         {"AttributeName": "pk", "KeyType": "HASH"},
         {"AttributeName": "sk", "KeyType": "RANGE"},
     ]
+
+
+def test_the_indexes_project_what_the_adapter_defines(table: tuple[str, dict[str, Any]]) -> None:
+    # The sweep reads `Open`: the construct must project what `table_definition` does (no
+    # more, so that a lease renewal writes nothing to it; a projection changed later would
+    # need a new index, as CloudFormation cannot update a deployed one's).
+    _, resource = table
+    built = {
+        i["IndexName"]: i["Projection"] for i in resource["Properties"]["GlobalSecondaryIndexes"]
+    }
+    defined = {
+        i["IndexName"]: i["Projection"]
+        for i in table_definition("ledger")["GlobalSecondaryIndexes"]
+    }
+    assert built == defined
+    assert "leaseExpiresAt" not in built[shapes.OPEN_INDEX]["NonKeyAttributes"]
 
 
 def _function_role_statements(template_dict: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:

@@ -306,8 +306,73 @@ def test_unfinished_lists_locks_and_open_deployments_until_they_close(ledger: Le
 
     ledger.record_deployment_outcome(ONE, Outcome.PROMOTED, "done", T0 + 1)
     ledger.release_lock("orders-api", "live", ONE)
+    # its event is not sent yet: still in the sweep's view
+    assert [(i.kind, i.execution_arn) for i in ledger.find_unfinished()] == [("deployment", ONE)]
+    ledger.outcome_event_sent(ONE)
     assert ledger.find_unfinished() == []
     assert ledger.deployment(ONE) is not None  # history stays
+
+
+def _open_keys(dynamodb: Any, execution: str) -> tuple[str | None, str | None]:
+    item = dynamodb.get_item(
+        TableName=TABLE, Key={"pk": {"S": f"DEPLOYMENT#{execution}"}, "sk": {"S": "DEPLOYMENT"}}
+    )["Item"]
+    return (
+        item.get("openPk", {}).get("S"),
+        item.get("openSk", {}).get("S"),
+    )
+
+
+def test_a_pending_outcome_stays_in_the_open_index_until_its_event_is_sent(
+    ledger: Ledger, dynamodb: Any
+) -> None:
+    # Given a deployment whose outcome was recorded and whose emit failed
+    ledger.record_deployment_started(_deployment(), {}, T0)
+    ledger.record_deployment_outcome(ONE, Outcome.ROLLED_BACK, "alarm", T0 + 5)
+
+    # Then the sweep still finds it, under the key it had while running
+    (found,) = ledger.find_unfinished()
+    assert (found.kind, found.execution_arn, found.function_name, found.alias) == (
+        "deployment",
+        ONE,
+        "orders-api",
+        "live",
+    )
+    assert _open_keys(dynamodb, ONE) == ("OPEN", f"deployment#2027-01-15T08:00:00.000+00:00#{ONE}")
+
+    # When the event is sent, the marker and the index entry go in the same write
+    ledger.outcome_event_sent(ONE)
+    assert ledger.find_unfinished() == []
+    assert _open_keys(dynamodb, ONE) == (None, None)
+    record = ledger.deployment(ONE)
+    assert record is not None
+    assert (record.outcome, record.outcome_event_pending) == ("ROLLED_BACK", False)
+    # and a late retry of the outcome does not put it back
+    assert not ledger.record_deployment_outcome(ONE, Outcome.FAILED, "late", T0 + 9).recorded
+    assert ledger.find_unfinished() == []
+
+
+def test_an_outcome_recorded_without_a_start_is_swept_while_its_event_is_pending(
+    ledger: Ledger,
+) -> None:
+    ledger.record_deployment_outcome(
+        TWO, Outcome.FAILED, "died", T0, function_name="orders-api", alias="live"
+    )
+    ledger.record_deployment_outcome(
+        ONE,
+        Outcome.REFUSED,
+        "bad input",
+        T0,
+        function_name="orders-api",
+        alias="live",
+        event_pending=False,  # nothing to announce: never in the sweep's view
+    )
+
+    assert [(i.kind, i.execution_arn, i.alias) for i in ledger.find_unfinished()] == [
+        ("deployment", TWO, "live")
+    ]
+    ledger.outcome_event_sent(TWO)
+    assert ledger.find_unfinished() == []
 
 
 def test_deployments_for_an_alias_newest_first(ledger: Ledger) -> None:

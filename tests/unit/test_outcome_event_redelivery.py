@@ -131,10 +131,13 @@ def test_an_event_that_failed_to_send_stays_pending_for_the_next_finder() -> Non
 
     _promote(ledger, failing, T0 + 120)
     assert ledger.records[EXEC]["outcomeEventPending"] is True
+    # the sweep sees it too, should no retry come (the task succeeded despite the emit)
+    assert [(i.kind, i.execution_arn) for i in ledger.find_unfinished()] == [("deployment", EXEC)]
     _promote(ledger, events, T0 + 121)
 
     assert [e.detail_type.value for e in events.sent] == ["Deployment Promoted"]
     assert "outcomeEventPending" not in ledger.records[EXEC]
+    assert ledger.find_unfinished() == []
 
 
 def test_a_refusal_before_prepare_finished_records_no_pending_event() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import zipfile
@@ -21,8 +22,8 @@ from rollout.adapters.executions import Executions
 from rollout.adapters.lambda_functions import LambdaFunctions
 from rollout.adapters.ledger import Ledger, table_definition
 from rollout.domain.errors import AliasChangedConcurrently
-from rollout.domain.ledger import Outcome
-from rollout.domain.reconcile import Reconciled
+from rollout.domain.ledger import OpenItem, Outcome
+from rollout.domain.reconcile import ExecutionInfo, Reconciled
 from rollout.domain.rollout import AliasSnapshot, Deployment
 from rollout.handlers import reconcile as handler_module
 
@@ -271,6 +272,84 @@ def test_an_outcome_recorded_with_its_event_pending_gets_the_event_sent_once(
     assert record is not None
     assert not record.outcome_event_pending
     assert first.lock_released
+
+
+class _Succeeded(Executions):
+    """Step Functions says these executions succeeded (moto, as set up here, runs none)."""
+
+    def __init__(self, *succeeded: str) -> None:
+        super().__init__()
+        self._succeeded = set(succeeded)
+
+    def describe(self, execution_arn: str) -> ExecutionInfo:
+        found = super().describe(execution_arn)
+        if execution_arn not in self._succeeded:
+            return found
+        return found.model_copy(update={"status": "SUCCEEDED"})
+
+
+class _StaleOpenIndex(Ledger):
+    """The Open index still lists entries just removed from it (a GSI is eventually
+    consistent)."""
+
+    def __init__(self, *stale: OpenItem) -> None:
+        super().__init__(TABLE)
+        self._stale = list(stale)
+
+    def find_unfinished(self) -> list[OpenItem]:
+        return super().find_unfinished() + self._stale
+
+
+def test_a_sweep_sends_a_pending_outcome_event_once_and_leaves_the_alias_alone(
+    cloud: SimpleNamespace,
+) -> None:
+    # Given a Promote that recorded PROMOTED and freed the lock, but whose emit failed; the
+    # task then succeeded, and so did the execution (no status change reaches the reconciler)
+    pending = _rolling(cloud, "pending")
+    recorded = cloud.ledger.record_deployment_outcome(
+        pending, Outcome.PROMOTED, "all steps baked", T0
+    )
+    assert recorded.event_pending
+    assert cloud.ledger.release_lock("orders-api", "live", pending)
+    # and a Revert on beta that emitted its event and cleared the marker, as it normally does,
+    # which an eventually consistent index still lists
+    sent = _rolling(cloud, "sent", alias="beta")
+    cloud.ledger.record_deployment_outcome(sent, Outcome.ROLLED_BACK, "alarm", T0)
+    cloud.ledger.outcome_event_sent(sent)
+    cloud.ledger.release_lock("orders-api", "beta", sent)
+    stale = OpenItem(
+        kind="deployment", execution_arn=sent, function_name="orders-api", alias="beta"
+    )
+    ports = dataclasses.replace(
+        cloud.ports, ledger=_StaleOpenIndex(stale), executions=_Succeeded(pending, sent)
+    )
+    revision = cloud.lam.get_alias(FunctionName="orders-api", Name="live")["RevisionId"]
+    assert [i.execution_arn for i in cloud.ledger.find_unfinished()] == [pending]
+
+    # When the sweep runs, twice
+    first = reconcile.sweep(ports=ports, now=T0 + 300)
+    events_after_first = _events(cloud)
+    again = reconcile.sweep(ports=ports, now=T0 + 600)
+
+    # Then the recorded outcome's event went out once, and the cleared one not again
+    assert first.errors == again.errors == []
+    assert {(r.execution_arn, r.action, r.event) for r in first.reconciled} == {
+        (pending, Reconciled.FINISHED, "Deployment Promoted"),
+        (sent, Reconciled.FINISHED, None),
+    }
+    (event,) = events_after_first
+    assert event["detail-type"] == "Deployment Promoted"
+    assert event["detail"]["executionArn"] == pending
+    assert event["detail"]["reason"] == "all steps baked"
+    assert [(r.execution_arn, r.event) for r in again.reconciled] == [(sent, None)]
+    assert _events(cloud) == []
+    # and the marker is cleared, the record out of the sweep's view, the alias untouched
+    record = cloud.ledger.deployment(pending)
+    assert record is not None
+    assert (record.outcome, record.outcome_event_pending) == ("PROMOTED", False)
+    assert cloud.ledger.find_unfinished() == []
+    assert _alias(cloud) == ("1", {"2": 0.3})
+    assert cloud.lam.get_alias(FunctionName="orders-api", Name="live")["RevisionId"] == revision
 
 
 def test_without_a_record_the_input_and_the_alias_prove_the_deployment(

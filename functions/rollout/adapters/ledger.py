@@ -79,6 +79,9 @@ def table_definition(table_name: str) -> dict[str, Any]:
                     {"AttributeName": "openSk", "KeyType": "RANGE"},
                 ],
                 # Not leaseExpiresAt: renewing a lease then writes nothing to the index.
+                # Not outcome/outcomeEventPending either: the sweep acts on the record it
+                # reads (consistent), and CloudFormation cannot change a deployed index's
+                # projection in place ("Cannot update GSI's properties other than ...").
                 "Projection": {
                     "ProjectionType": "INCLUDE",
                     "NonKeyAttributes": ["kind", "executionArn", "owner", "functionName", "alias"],
@@ -276,6 +279,10 @@ class Ledger:
         (`event_pending`). A record that already had an outcome is left as it is, and the
         result says which outcome that is and whether its event is still pending.
 
+        A record whose event is pending stays in the `Open` index (its `openPk`/`openSk`
+        kept, or set on a record created here) until `outcome_event_sent`, so the sweep
+        sends an event that no retried task will; without the marker it leaves the index.
+
         With `function_name` and `alias`, a record that was never started (Prepare died
         before writing it) is created, so that every execution ends with one.
         """
@@ -298,12 +305,20 @@ class Ledger:
                 names[f"#{key}"] = key
                 values[f":{key}"] = value
                 sets.append(f"#{key} = if_not_exists(#{key}, :{key})")
+        if event_pending:
+            # In the sweep's view until the event is out (the start's openSk if any).
+            sets += ["openPk = :openPk", "openSk = if_not_exists(openSk, :openSk)"]
+            values[":openPk"] = shapes.OPEN
+            values[":openSk"] = shapes.open_deployment_sk(fields["finishedAt"], execution)
+            update = "SET " + ", ".join(sets)
+        else:
+            update = "SET " + ", ".join(sets) + " REMOVE openPk, openSk"
         try:
             with translated("UpdateItem", _ON_CODE):
                 self._client.update_item(
                     TableName=self._table,
                     Key=_typed(shapes.deployment_key(execution)),
-                    UpdateExpression="SET " + ", ".join(sets) + " REMOVE openPk, openSk",
+                    UpdateExpression=update,
                     ConditionExpression="attribute_not_exists(outcome)",
                     ExpressionAttributeNames=names,
                     ExpressionAttributeValues=_typed(values),
@@ -318,13 +333,14 @@ class Ledger:
         )
 
     def outcome_event_sent(self, execution: str) -> None:
-        """Clear the record's pending-event marker once the outcome's event is out."""
+        """Clear the record's pending-event marker once the outcome's event is out, and take
+        the record out of the sweep's view (`Open`) in the same write."""
         try:
             with translated("UpdateItem", _ON_CODE):
                 self._client.update_item(
                     TableName=self._table,
                     Key=_typed(shapes.deployment_key(execution)),
-                    UpdateExpression="REMOVE #pending",
+                    UpdateExpression="REMOVE #pending, openPk, openSk",
                     # Never create a bare item (UpdateItem would, for a key that is not there).
                     ConditionExpression="attribute_exists(outcome)",
                     ExpressionAttributeNames={"#pending": shapes.OUTCOME_EVENT_PENDING},
@@ -357,8 +373,10 @@ class Ledger:
         return [DeploymentRecord.model_validate(_plain(item)) for item in found["Items"]]
 
     def find_unfinished(self) -> list[OpenItem]:
-        """Every lock, and every deployment with no outcome: what the reconciler sweeps.
-        (Read from a sparse index, so eventually consistent: a second sweep sees the rest.)"""
+        """Every lock, every deployment with no outcome, and every deployment whose outcome's
+        event is still pending: what the reconciler sweeps. (Read from a sparse index, so
+        eventually consistent: a second sweep sees the rest, and the sweep reads each record
+        itself before it acts, so an entry not yet gone sends nothing twice.)"""
         items = self._query(
             IndexName=shapes.OPEN_INDEX,
             KeyConditionExpression="openPk = :open",

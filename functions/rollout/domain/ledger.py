@@ -15,9 +15,11 @@ one Query returns its whole history (record, steps, signals) in time order.
 
 Two global secondary indexes:
 - `Open` (`openPk` = "OPEN", `openSk` = `<kind>#<startedAt>#<id>`) is sparse: a lock carries
-  it while it exists, a deployment until its outcome is recorded. It is what the
-  reconciler's sweep reads. It projects only the few attributes the sweep needs, so that
-  renewing a lease (which changes `leaseExpiresAt` only) writes nothing to the index.
+  it while it exists, a deployment until its outcome is recorded and that outcome's event
+  is sent (`outcomeEventPending` cleared, in the same write). It is what the reconciler's
+  sweep reads. It projects only the few attributes the sweep needs to find the execution
+  (the sweep reads the record itself before it acts), so that renewing a lease (which
+  changes `leaseExpiresAt` only) writes nothing to the index.
 - `ByAlias` (`aliasKey` = `<function>:<alias>`, `startedAt` ISO-8601) holds deployment
   records only: the CLI's `history` for one alias, newest first.
 
@@ -28,6 +30,7 @@ lease, not TTL, is what frees a lock).
 `outcomeEventPending` (true) is written with a deployment's outcome, in the same conditional
 write, and removed once the outcome's event is sent: a retried task (or the reconciler) that
 finds the outcome recorded with it still set sends the event. At least once, not at most.
+While it is set the record stays in `Open`, so the sweep finds an event no task will retry.
 
 Pure: builds and reads plain dicts (the adapter does the DynamoDB typing and conditions),
 and decides: is a lock takeable, should a lease be renewed, what do the operator's signals
@@ -73,6 +76,7 @@ __all__ = [
     "lease_seconds_for",
     "lock_item",
     "lock_key",
+    "open_deployment_sk",
     "outcome_attributes",
     "outcome_event_type",
     "outcome_found",
@@ -239,8 +243,13 @@ def deployment_item(
         "input": dict(request_input),
         "deployment": d.wire(),  # plan, poll interval, alarms: what the rollout will do
         "openPk": OPEN,
-        "openSk": f"deployment#{d.started_at or _iso(now)}#{d.execution_id}",
+        "openSk": open_deployment_sk(d.started_at or _iso(now), d.execution_id),
     }
+
+
+def open_deployment_sk(started_at: str, execution: str) -> str:
+    """A deployment's sort key in `Open` (kept from the start until its event is sent)."""
+    return f"deployment#{started_at}#{execution}"
 
 
 def step_item(
@@ -269,10 +278,12 @@ def outcome_attributes(
     details: Mapping[str, Any] | None = None,
     event_pending: bool = True,
 ) -> dict[str, Any]:
-    """What the outcome sets on the record (the adapter also REMOVEs openPk/openSk).
+    """What the outcome sets on the record.
 
     `event_pending`: the outcome's event is still to be sent (the marker is set in the same
-    write, so no crash can leave an outcome recorded and its event forgotten).
+    write, so no crash can leave an outcome recorded and its event forgotten). The adapter
+    then keeps (or sets) `openPk`/`openSk`, so the sweep still finds the record; without it,
+    it REMOVEs them. `Ledger.outcome_event_sent` removes them with the marker.
     """
     if outcome is Outcome.RUNNING:
         raise ValueError("RUNNING is not an outcome")
@@ -383,7 +394,8 @@ def record_from_items(items: Iterable[Mapping[str, Any]]) -> DeploymentRecord | 
 
 
 class OpenItem(_Model):
-    """What the sweep looks at: a lock, or a deployment with no outcome yet."""
+    """What the sweep looks at: a lock, or a deployment with no outcome yet or whose
+    outcome's event is still pending (the sweep reads the record to tell which)."""
 
     kind: str  # "lock" | "deployment"
     execution_arn: str
