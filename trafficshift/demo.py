@@ -171,26 +171,9 @@ def handler(event, context):
 
 
 def _smoke_test_hook(lam: Any) -> str:
-    import io
-    import zipfile
+    from trafficshift.emulator.sample import create_function_from_source
 
-    from trafficshift.emulator.sample import _role_arn
-
-    name = "CodeDeployHook_orders_smoke"
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("app.py", _SMOKE_TEST)
-    lam.create_function(
-        FunctionName=name,
-        Runtime="python3.13",
-        Role=_role_arn(lam),
-        Handler="app.handler",
-        Code={"ZipFile": buffer.getvalue()},
-        Timeout=30,
-        Tags={"trafficshift:managed": "true"},
-    )
-    lam.get_waiter("function_active_v2").wait(FunctionName=name)
-    return name
+    return create_function_from_source(lam, "CodeDeployHook_orders_smoke", _SMOKE_TEST)
 
 
 @contextlib.contextmanager

@@ -383,9 +383,8 @@ def _operator_view(
     then leaves the alias to its new owner. Emits Paused / Resumed on the transitions.
     """
     d, cursor = state.deployment, state.cursor
-    approval = (d.approval or {}).get("timeoutSeconds") if d.approval is not None else None
     lease = ledger_domain.lease_seconds_for(
-        gates.longest_check_interval(d.poll_interval_seconds, approval)
+        gates.longest_check_interval(d.poll_interval_seconds, d.approval_timeout_seconds)
     )
     held = ledger.lock(d.function_name, d.alias)
     if (
@@ -695,16 +694,9 @@ def check_hooks_allowed(
         reference = hooks.get(phase)
         if not reference:
             continue
-        field = f"hooks.{phase}"
-        if reference.startswith("arn:"):
-            parts = reference.split(":")
-            if (region and parts[3] != region) or (account and parts[4] != account):
-                raise InvalidInput(
-                    field,
-                    f"{reference} is in another account or region than this control plane",
-                    "use a hook function in the same account and region",
-                )
-        gates.check_hook_allowed(field, reference, patterns)
+        gates.check_hook_allowed(
+            f"hooks.{phase}", reference, patterns, region=region, account=account
+        )
 
 
 def run_hook(
@@ -778,6 +770,6 @@ def request_approval(
     if not isinstance(token, str) or not token:
         raise ValueError("the approval gate was invoked without a task token")
     d = state.deployment
-    timeout = int((d.approval or {}).get("timeoutSeconds", gates.APPROVAL_DEFAULT_TIMEOUT_SECONDS))
+    timeout = d.approval_timeout_seconds or gates.APPROVAL_DEFAULT_TIMEOUT_SECONDS
     ledger.request_approval(d.execution_id, token, now, timeout)
     return {"requested": True}

@@ -112,6 +112,16 @@ def task_function(cloud: LocalCloud, task: str) -> str:
     return name
 
 
+def eventually(predicate: Any, timeout: float = 20) -> None:
+    """Wait until `predicate()` holds, polling every 50 ms; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not reached")
+
+
 def new_function(cloud: LocalCloud) -> str:
     name = f"fn-{uuid.uuid4().hex[:10]}"
     create_sample_function(cloud.client("lambda"), name=name, alias="live")

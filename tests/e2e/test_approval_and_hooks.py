@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import io
 import json
 import time
 import uuid
-import zipfile
 from typing import Any
 
 import pytest
-from e2e_support import AliasRecorder, Rollout
+from e2e_support import AliasRecorder, Rollout, eventually
 
 from rollout.adapters.ledger import Ledger
 from trafficshift.emulator.cloud import LocalCloud
-from trafficshift.emulator.sample import _role_arn
+from trafficshift.emulator.sample import create_function_from_source
 from trafficshift.signals import send_signal
 
 pytestmark = pytest.mark.e2e
@@ -24,15 +22,6 @@ CANARY = {"type": "canary", "percent": 25, "bakeSeconds": 0}
 
 def _ledger(cloud: LocalCloud) -> Ledger:
     return Ledger(cloud.ledger_table, cloud.client("dynamodb"))
-
-
-def _eventually(predicate: Any, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached")
 
 
 def _status(cloud: LocalCloud, execution: str) -> str:
@@ -46,29 +35,16 @@ def _output(finished: dict[str, Any]) -> dict[str, Any]:
 
 def _at_gate(rollout: Rollout, execution: str) -> None:
     """Wait until the rollout waits at its approval gate (a token is in the ledger)."""
-    _eventually(lambda: _ledger(rollout.cloud).approval_token(execution) is not None)
+    eventually(lambda: _ledger(rollout.cloud).approval_token(execution) is not None)
 
 
 def _hook(cloud: LocalCloud, body: str, *, prefix: str = "CodeDeployHook_") -> str:
     """A hook function whose handler runs `body` (the event is `event`)."""
-    name = f"{prefix}{uuid.uuid4().hex[:8]}"
     source = "import json, time\n\ndef handler(event, context):\n" + "".join(
         f"    {line}\n" for line in body.splitlines()
     )
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("app.py", source)
-    lam = cloud.client("lambda")
-    lam.create_function(
-        FunctionName=name,
-        Runtime="python3.13",
-        Role=_role_arn(lam),
-        Handler="app.handler",
-        Code={"ZipFile": buffer.getvalue()},
-        Timeout=30,
-    )
-    lam.get_waiter("function_active_v2").wait(FunctionName=name)
-    return name
+    name = f"{prefix}{uuid.uuid4().hex[:8]}"
+    return create_function_from_source(cloud.client("lambda"), name, source)
 
 
 @pytest.fixture
@@ -125,7 +101,7 @@ def test_a_bare_send_task_success_on_the_gate_token_approves(
     _at_gate(rollout, execution)
     sfn = cloud.client("stepfunctions")
     # The documented API for tools other than the CLI: the token is in the ledger.
-    _eventually(lambda: _try_success(sfn, _ledger(cloud).approval_token(execution), "ci-bot"))
+    eventually(lambda: _try_success(sfn, _ledger(cloud).approval_token(execution), "ci-bot"))
 
     finished = rollout.wait(execution)
 

@@ -21,7 +21,7 @@ import uuid
 from typing import Any
 
 import pytest
-from e2e_support import Rollout, task_function
+from e2e_support import Rollout, eventually, task_function
 
 from rollout.adapters.events import Events
 from rollout.adapters.ledger import Ledger
@@ -68,15 +68,6 @@ def _alarm(rollout: Rollout) -> str:
         ComparisonOperator="GreaterThanOrEqualToThreshold",
     )
     return name
-
-
-def _eventually(predicate: Any, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached")
 
 
 def _task_errors(rollout: Rollout, execution: str) -> list[str]:
@@ -182,7 +173,7 @@ def test_promote_now_crashing_after_it_moved_the_alias_is_retried_and_promotes(
         rollout.request(strategy={"type": "linear", "percent": 10, "intervalSeconds": 60})
     )
     rollout.wait_until_split()
-    _eventually(lambda: _ledger(rollout.cloud).deployment(execution) is not None)
+    eventually(lambda: _ledger(rollout.cloud).deployment(execution) is not None)
     # Given an operator's promote-now at 10%, and Promote's runtime dying right after its
     # UpdateAlias put the new version on 100%
     with faults.handler_fault(promote, after="UpdateAlias", how="crash") as fault:
@@ -277,7 +268,7 @@ def test_a_stop_whose_status_change_is_lost_is_restored_by_the_scheduled_sweep(
     ]
     execution = rollout.start(rollout.request(strategy=SLOW))
     rollout.wait_until_split()
-    _eventually(lambda: _ledger(cloud).deployment(execution) is not None)
+    eventually(lambda: _ledger(cloud).deployment(execution) is not None)
 
     # Given the status-change event of a StopExecution never reaches the reconciler
     events.disable_rule(Name=ended_rule)

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import io
 import time
-import zipfile
 from typing import Any
 
 import pytest
-from e2e_support import Rollout
+from e2e_support import Rollout, eventually
 
 from rollout.adapters.ledger import Ledger
 from rollout.domain import ledger as shapes
 from trafficshift.emulator.cloud import LocalCloud
+from trafficshift.emulator.sample import source_zip
 
 pytestmark = pytest.mark.e2e
 
@@ -29,22 +28,6 @@ def _record(cloud: LocalCloud, execution: str) -> shapes.DeploymentRecord:
     record = _ledger(cloud).deployment(execution)
     assert record is not None
     return record
-
-
-def _zip(source: str) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("app.py", source)
-    return buffer.getvalue()
-
-
-def _eventually(predicate: Any, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached")
 
 
 def test_two_starts_for_one_alias_one_runs_the_other_is_refused_naming_it(
@@ -83,7 +66,7 @@ def test_on_busy_wait_runs_after_the_first_rollout_frees_the_alias(
 def test_abort_signal_reverts_and_is_recorded(cloud: LocalCloud, rollout: Rollout) -> None:
     execution = rollout.start(rollout.request(strategy=SLOW))
     rollout.wait_until_split()
-    _eventually(lambda: _ledger(cloud).deployment(execution) is not None)
+    eventually(lambda: _ledger(cloud).deployment(execution) is not None)
 
     _ledger(cloud).put_signal(execution, "abort", "alice", time.time())
     finished = rollout.wait(execution)
@@ -104,7 +87,7 @@ def test_promote_now_skips_the_remaining_steps_and_is_recorded(
         rollout.request(strategy={"type": "linear", "percent": 10, "intervalSeconds": 60})
     )
     rollout.wait_until_split()
-    _eventually(lambda: _ledger(cloud).deployment(execution) is not None)
+    eventually(lambda: _ledger(cloud).deployment(execution) is not None)
 
     _ledger(cloud).put_signal(execution, "promote", "bob", time.time())
     finished = rollout.wait(execution)
@@ -124,7 +107,7 @@ def test_pause_stops_the_bake_clock_and_resume_restarts_it(
         rollout.request(strategy={"type": "canary", "percent": 10, "bakeSeconds": 2})
     )
     rollout.wait_until_split()
-    _eventually(lambda: _ledger(cloud).deployment(execution) is not None)
+    eventually(lambda: _ledger(cloud).deployment(execution) is not None)
     ledger = _ledger(cloud)
     ledger.put_signal(execution, "pause", "carol", time.time())
 
@@ -142,12 +125,12 @@ def test_stop_execution_mid_shift_the_reconciler_restores_and_frees_the_lock(
 ) -> None:
     execution = rollout.start(rollout.request(strategy=SLOW))
     rollout.wait_until_split()
-    _eventually(lambda: _ledger(cloud).deployment(execution) is not None)
+    eventually(lambda: _ledger(cloud).deployment(execution) is not None)
 
     cloud.client("stepfunctions").stop_execution(executionArn=execution, error="console")
 
-    _eventually(lambda: rollout.routing() == ("1", {}))
-    _eventually(lambda: _ledger(cloud).lock(rollout.function, rollout.alias) is None)
+    eventually(lambda: rollout.routing() == ("1", {}))
+    eventually(lambda: _ledger(cloud).lock(rollout.function, rollout.alias) is None)
     assert _record(cloud, execution).outcome == "ROLLED_BACK"
 
 
@@ -193,8 +176,8 @@ def test_alias_changed_by_someone_else_mid_shift_stops_without_clobbering(
     execution = rollout.start(rollout.request(strategy=SLOW))
     rollout.wait_until_split()
     # someone deploys version 3 by hand while the rollout bakes
-    rollout.lam.update_function_code(FunctionName=rollout.function, ZipFile=_zip("x = 3\n"))
-    _eventually(
+    rollout.lam.update_function_code(FunctionName=rollout.function, ZipFile=source_zip("x = 3\n"))
+    eventually(
         lambda: (
             rollout.lam.get_function_configuration(FunctionName=rollout.function)[
                 "LastUpdateStatus"

@@ -87,6 +87,30 @@ def sample_code_zip(build: str) -> bytes:
     return buffer.getvalue()
 
 
+def source_zip(source: str) -> bytes:
+    """A code zip holding `source` as app.py."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", source)
+    return buffer.getvalue()
+
+
+def create_function_from_source(lam_client: Any, name: str, source: str) -> str:
+    """A function (python3.13, `app.handler`, tagged for the control plane's tag mode) that
+    runs `source`, e.g. a hook; returns its name once it is Active."""
+    lam_client.create_function(
+        FunctionName=name,
+        Runtime="python3.13",
+        Role=_role_arn(lam_client),
+        Handler="app.handler",
+        Code={"ZipFile": source_zip(source)},
+        Timeout=30,
+        Tags=dict(MANAGED_TAGS),
+    )
+    lam_client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig=_WAIT)
+    return name
+
+
 def _role_arn(lam_client: Any) -> str:
     import boto3
 

@@ -47,7 +47,8 @@ HOOK_PHASES = ("preTraffic", "postTraffic")
 HOOK_PATTERNS_ENV = "TRAFFICSHIFT_HOOK_FUNCTION_PATTERNS"
 
 _HOOK_ARN = re.compile(
-    r"^arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:[0-9]{12}:function:(?P<name>[a-zA-Z0-9-_]{1,64})"
+    r"^arn:aws[a-zA-Z-]*:lambda:(?P<region>[a-z0-9-]+):(?P<account>[0-9]{12}):"
+    r"function:(?P<name>[a-zA-Z0-9-_]{1,64})"
     r"(?::(?P<qualifier>[a-zA-Z0-9-_$]+))?$"
 )
 _HOOK_NAME = re.compile(r"^(?P<name>[a-zA-Z0-9-_]{1,64})(?::(?P<qualifier>[a-zA-Z0-9-_$]+))?$")
@@ -108,12 +109,27 @@ def hook_name(reference: str) -> str:
     return match["name"]
 
 
-def check_hook_allowed(field: str, reference: str, patterns: Sequence[str]) -> None:
+def check_hook_allowed(
+    field: str,
+    reference: str,
+    patterns: Sequence[str],
+    *,
+    region: str | None = None,
+    account: str | None = None,
+) -> None:
     """Refuse a hook the control plane has no permission to invoke, before anything moves.
 
-    The construct grants lambda:InvokeFunction only on functions matching its
-    `hook_function_names`; without this check the refusal would come mid-rollout.
+    The construct grants lambda:InvokeFunction only on functions of its own account and
+    region matching its `hook_function_names`; without this check the refusal would come
+    mid-rollout.
     """
+    arn = _HOOK_ARN.fullmatch(reference)
+    if arn and ((region and arn["region"] != region) or (account and arn["account"] != account)):
+        raise InvalidInput(
+            field,
+            f"{reference} is in another account or region than this control plane",
+            "use a hook function in the same account and region",
+        )
     name = hook_name(reference)
     if not any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns):
         raise InvalidInput(

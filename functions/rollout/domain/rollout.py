@@ -110,6 +110,13 @@ class Deployment(_Model):
         return Step.from_dict(self.plan[index])
 
     @property
+    def approval_timeout_seconds(self) -> int | None:
+        """How long the approval gate waits (approval.timeoutSeconds); None without a gate."""
+        if self.approval is None:
+            return None
+        return int(self.approval.get("timeoutSeconds", gates.APPROVAL_DEFAULT_TIMEOUT_SECONDS))
+
+    @property
     def qualified(self) -> str:
         return f"{self.function_name}:{self.alias}"
 
@@ -444,7 +451,8 @@ def _approval_gate(
     approval's timeout the rollout reverts.
     """
     d, cursor = state.deployment, state.cursor
-    if d.approval is None or cursor.approved_by:
+    timeout = d.approval_timeout_seconds
+    if timeout is None or cursor.approved_by:
         return decision, reason, 0, {}
     if not gates.needs_approval(d.plan, cursor.step_index + 1):
         return decision, reason, 0, {}
@@ -457,7 +465,6 @@ def _approval_gate(
             {"approved_by": operator.approved_by},
         )
     opened = cursor.approval_requested_at or now
-    timeout = int(d.approval.get("timeoutSeconds", gates.APPROVAL_DEFAULT_TIMEOUT_SECONDS))
     waited = now - opened
     if waited >= timeout:
         return (
