@@ -203,3 +203,29 @@ def test_debug_shows_the_traceback_behind_the_line() -> None:
     assert result.returncode == 3
     assert "Traceback" in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("error: cannot reach")
+
+
+@pytest.mark.parametrize(
+    ("flags", "field"),
+    [
+        (["--approval-timeout", "0"], "approval.timeoutSeconds"),
+        (["--pre-traffic", "../hooks/smoke"], "hooks.preTraffic"),
+        (["-s", "AllAtOnce", "--approval-timeout", "600"], "approval"),
+    ],
+)
+def test_a_bad_approval_or_hook_flag_is_refused_locally_naming_the_field(
+    server: Served, function: str, flags: list[str], field: str
+) -> None:
+    result = run_cli(
+        *_start(
+            server, "-f", function, "-a", "live", "--version", "2", "-s", "Canary10Percent5Minutes"
+        ),
+        *flags,
+    )
+
+    line = assert_one_line_error(result, 2)
+    assert f"invalid input: {field}" in line
+    # refused before anything started: the alias still serves version 1 only
+    alias = server.client("lambda").get_alias(FunctionName=function, Name="live")
+    assert alias["FunctionVersion"] == "1"
+    assert not (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights")
