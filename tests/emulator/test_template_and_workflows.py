@@ -293,7 +293,7 @@ def test_s3_object_created_event_reaches_a_lambda_target(deployed_cloud: LocalCl
 
 def test_input_transformer_quotes_strings_like_eventbridge() -> None:
     # The example of EventBridge's user guide (eb-transform-target-input)
-    from trafficshift.emulator.fidelity import _transform
+    from trafficshift.emulator.fidelity.events import _transform
 
     class _Rule:
         name, arn = "r", "arn:aws:events:us-east-1:123456789012:rule/r"

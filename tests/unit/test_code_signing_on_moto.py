@@ -150,7 +150,7 @@ def test_a_function_pointing_at_a_deleted_config_is_refused_like_one_without(
     # Given a function whose config was deleted after it was attached
     arn = _attach(cloud, [PROFILE], "Enforce")
     assert FunctionCode().code_signing(FUNCTION).config_arn == arn
-    fidelity._code_signing_configs(_lambda_backend()).pop(arn)
+    fidelity.lambda_._code_signing_configs(_lambda_backend()).pop(arn)
     # Then the adapter reads it as no config, and the upload is refused unchanged
     assert FunctionCode().code_signing(FUNCTION) == CodeSigning()
     before = _snapshot(cloud)

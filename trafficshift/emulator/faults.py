@@ -34,7 +34,7 @@ calls succeeded (so the retry or the Catch finds that call's effect):
 
 `how`: "crash" (Lambda reports `Runtime.ExitError`; nothing more of the handler runs),
 "timeout" (the call outlived the function's Timeout: `Sandbox.Timedout` at the handler's
-next AWS call or its return, see `fidelity.lambda_functions_time_out`), "throttle" (every
+next AWS call or its return, see `fidelity.lambda_.lambda_functions_time_out`), "throttle" (every
 later AWS call of that invocation is throttled, so its own retries give up: `Throttled`).
 """
 
