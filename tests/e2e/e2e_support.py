@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
-import json
-import re
-import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from trafficshift.emulator.cloud import LocalCloud
-from trafficshift.emulator.sample import create_sample_function
+# Shared with the benchmarks (bench/chaos.py): re-exported for the tests' imports.
+from trafficshift.emulator.driver import (
+    TERMINAL,
+    Rollout,
+    eventually,
+    new_function,
+    scheduled_event,
+    task_function,
+)
 
-TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+__all__ = [
+    "TERMINAL",
+    "AliasRecorder",
+    "Rollout",
+    "eventually",
+    "new_function",
+    "scheduled_event",
+    "task_function",
+]
 
 
 @dataclass
@@ -26,103 +37,3 @@ class AliasRecorder:
     def record(self, version: str, routing: Any) -> None:
         weights = (routing or {}).get("AdditionalVersionWeights") or {}
         self.seen.append((str(version), {str(k): float(v) for k, v in weights.items()}))
-
-
-@dataclass
-class Rollout:
-    cloud: LocalCloud
-    function: str
-    alias: str = "live"
-
-    @property
-    def lam(self) -> Any:
-        return self.cloud.client("lambda")
-
-    def request(self, **overrides: Any) -> dict[str, Any]:
-        raw: dict[str, Any] = {
-            "functionName": self.function,
-            "alias": self.alias,
-            "targetVersion": "2",
-            "strategy": {"type": "linear", "percent": 25, "intervalSeconds": 0},
-            "pollIntervalSeconds": 1,
-            # no simulated traffic here: the alarms and the workflow are under test
-            "analysis": {"enabled": False},
-        }
-        raw.update(overrides)
-        return {k: v for k, v in raw.items() if v is not None}
-
-    def start(self, request: dict[str, Any]) -> str:
-        sfn = self.cloud.client("stepfunctions")
-        return str(
-            sfn.start_execution(
-                stateMachineArn=self.cloud.state_machine_arn,
-                name=f"e2e-{uuid.uuid4().hex[:16]}",
-                input=json.dumps(request),
-            )["executionArn"]
-        )
-
-    def wait(self, execution_arn: str, timeout: float = 60) -> dict[str, Any]:
-        sfn = self.cloud.client("stepfunctions")
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            described = sfn.describe_execution(executionArn=execution_arn)
-            if described["status"] in TERMINAL:
-                return dict(described)
-            time.sleep(0.05)
-        raise AssertionError(f"{execution_arn} did not finish within {timeout} s")
-
-    def run(self, **overrides: Any) -> dict[str, Any]:
-        return self.wait(self.start(self.request(**overrides)))
-
-    def routing(self) -> tuple[str, dict[str, float]]:
-        alias = self.lam.get_alias(FunctionName=self.function, Name=self.alias)
-        weights = (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
-        return str(alias["FunctionVersion"]), {str(k): float(v) for k, v in weights.items()}
-
-    def revision(self) -> str:
-        return str(self.lam.get_alias(FunctionName=self.function, Name=self.alias)["RevisionId"])
-
-    def history(self, execution_arn: str) -> list[dict[str, Any]]:
-        sfn = self.cloud.client("stepfunctions")
-        return list(sfn.get_execution_history(executionArn=execution_arn)["events"])
-
-    def states_entered(self, execution_arn: str) -> list[str]:
-        return [
-            e["stateEnteredEventDetails"]["name"]
-            for e in self.history(execution_arn)
-            if "stateEnteredEventDetails" in e
-        ]
-
-    def wait_until_split(self, timeout: float = 20) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.routing()[1]:
-                return
-            time.sleep(0.02)
-        raise AssertionError("the alias was never split")
-
-
-def task_function(cloud: LocalCloud, task: str) -> str:
-    """The emulator's name of a control-plane function: "SetWeight" -> its physical name."""
-    (name,) = [
-        physical
-        for logical, physical in cloud.deployed.function_names.items()
-        if re.fullmatch(rf"ControlPlane{task}Function[0-9A-F]{{8}}", logical)
-    ]
-    return name
-
-
-def eventually(predicate: Any, timeout: float = 20) -> None:
-    """Wait until `predicate()` holds, polling every 50 ms; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached")
-
-
-def new_function(cloud: LocalCloud) -> str:
-    name = f"fn-{uuid.uuid4().hex[:10]}"
-    create_sample_function(cloud.client("lambda"), name=name, alias="live")
-    return name

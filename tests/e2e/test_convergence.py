@@ -14,14 +14,12 @@ while its status-change event is lost is cleaned up by the next "Scheduled Event
 
 from __future__ import annotations
 
-import datetime
 import json
 import time
-import uuid
 from typing import Any
 
 import pytest
-from e2e_support import Rollout, eventually, task_function
+from e2e_support import Rollout, eventually, scheduled_event, task_function
 
 from rollout.adapters.events import Events
 from rollout.adapters.ledger import Ledger
@@ -238,25 +236,6 @@ def test_revert_crashing_after_it_restored_the_alias_is_retried_to_one_rollback(
     assert f"alarm {alarm} in ALARM" in rollout.wait(execution)["cause"]
 
 
-def _scheduled_event(cloud: LocalCloud) -> dict[str, Any]:
-    """What EventBridge sends a target of a scheduled rule (EventBridge user guide:
-    "Creating a rule that runs on a schedule"; events reference: "Scheduled Event")."""
-    rules = cloud.client("events").list_rules()["Rules"]
-    (sweep,) = [r for r in rules if r.get("ScheduleExpression")]
-    now = datetime.datetime.now(tz=datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": sweep["Arn"].split(":")[4],
-        "time": now,
-        "region": cloud.region,
-        "resources": [sweep["Arn"]],
-        "detail": {},
-    }
-
-
 def test_a_stop_whose_status_change_is_lost_is_restored_by_the_scheduled_sweep(
     cloud: LocalCloud, rollout: Rollout
 ) -> None:
@@ -284,7 +263,7 @@ def test_a_stop_whose_status_change_is_lost_is_restored_by_the_scheduled_sweep(
     # When the schedule fires the reconciler, with EventBridge's scheduled-event payload
     response = cloud.client("lambda").invoke(
         FunctionName=task_function(cloud, "Reconcile"),
-        Payload=json.dumps(_scheduled_event(cloud)).encode(),
+        Payload=json.dumps(scheduled_event(cloud)).encode(),
     )
     report = json.loads(response["Payload"].read())
 
