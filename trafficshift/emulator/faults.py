@@ -12,9 +12,19 @@ botocore retries throttling errors by itself (3 to 4 retries by default), so a c
 with default settings may absorb a few injected faults: that is AWS's behaviour too. To
 see each fault, build the client with `Config(retries={"total_max_attempts": 1})`.
 
-Faults apply to the services that speak a JSON protocol: Lambda, Step Functions,
-DynamoDB, EventBridge and CloudWatch Logs. They are process-wide:
-the emulator's server, the state machine interpreter and the handlers all see them.
+Faults apply to Lambda, Step Functions, DynamoDB, EventBridge, CloudWatch Logs and
+CloudWatch. They are process-wide: the emulator's server, the state machine interpreter
+and the handlers all see them. An injected error is written in the protocol the request
+came in: JSON for the JSON services; for CloudWatch, whatever the client spoke (botocore
+1.4x speaks JSON to it, `awsQueryCompatible`; older clients the query protocol), through
+moto's own serializer for that request's protocol.
+
+A brownout - an AWS service that answers slowly, or with 5xx - for the chaos benchmark and
+the time-budget tests (see :func:`brownout`):
+
+    with brownout("cloudwatch", latency=25, actions={"GetMetricData"}, times=9) as b:
+        ...                     # 9 GetMetricData requests take 25 s each
+    print(b.timed_out, b.delayed, b.failed, b.seconds)
 
 Lambda's real account-level limit, as a token bucket shared by every control-plane call:
 
@@ -45,22 +55,28 @@ import contextlib
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+import warnings
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from moto.core.exceptions import JsonRESTError
-from moto.core.responses import BaseResponse
+from botocore.exceptions import ReadTimeoutError
+from moto.core.botocore_stubber import BotocoreStubber
+from moto.core.exceptions import JsonRESTError, ServiceException
+from moto.core.responses import ActionResult, BaseResponse
 
 from trafficshift.emulator import lambda_runtime
 from trafficshift.emulator.metering import LAMBDA_DATA_PLANE
 
 __all__ = [
     "CONTROL_PLANE_EXEMPT",
+    "SERVICES",
+    "Brownout",
     "Fault",
     "HandlerFault",
     "TokenBucket",
     "active_faults",
+    "brownout",
     "clear",
     "control_plane_rate_limit",
     "handler_fault",
@@ -69,6 +85,16 @@ __all__ = [
 ]
 
 JSON_SERVICES = frozenset({"lambda", "stepfunctions", "dynamodb", "events", "logs"})
+# The services faults apply to: moto answers each through `BaseResponse.call_action`.
+SERVICES = JSON_SERVICES | {"cloudwatch"}
+
+# The 5xx each service returns, by status (the services' "Common errors" pages: CloudWatch
+# API Reference, CommonErrors; DynamoDB Developer Guide, "Error handling with DynamoDB").
+_SERVER_ERRORS: dict[str, dict[int, str]] = {
+    "cloudwatch": {500: "InternalFailure", 503: "ServiceUnavailable"},
+    "dynamodb": {500: "InternalServerError", 503: "ServiceUnavailable"},
+}
+_DEFAULT_SERVER_ERRORS = {500: "InternalFailure", 503: "ServiceUnavailable"}
 
 # The throttling error code each service returns (and the HTTP status it comes with).
 _THROTTLE_ERRORS: dict[str, tuple[str, int]] = {
@@ -106,6 +132,27 @@ class _InjectedError(JsonRESTError):
 
     def get_headers(self, *args: Any, **kwargs: Any) -> list[tuple[str, str]]:
         return [*super().get_headers(*args, **kwargs), *self._extra_headers.items()]
+
+
+class _SerializedError(ServiceException):
+    """An injected error that moto serializes in the request's own protocol."""
+
+
+def _error_response(response: BaseResponse, fault: Fault) -> tuple[int, dict[str, Any], Any]:
+    """`fault` as `response`'s service answers it, in the protocol the request came in."""
+    if fault.service in JSON_SERVICES:
+        error = _InjectedError(fault)
+        return error.code, dict(error.get_headers()), error.description
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a code the service's model does not list
+        _, headers, body = response.serialized(
+            ActionResult(_SerializedError(fault.error_code, fault.message))
+        )
+    if fault.status >= 500 and "x-amzn-query-error" in headers:
+        # awsQueryCompatible: a server fault is `Receiver`, as the query protocol's <Type>.
+        headers["x-amzn-query-error"] = f"{fault.error_code};Receiver"
+    headers.update(fault.extra_headers or {})
+    return fault.status, headers, body
 
 
 # Lambda actions outside the shared 15/s bucket: the data plane, and the two APIs with
@@ -172,8 +219,45 @@ class HandlerFault:
     seen: dict[str, int] = field(default_factory=dict)  # request id -> matching calls
 
 
+@dataclass
+class Brownout:
+    """One armed brownout of `service`: each matching request (one HTTP attempt: botocore's
+    retries are requests too) waits `latency` seconds for its answer, then fails with
+    `status` if set. `remaining`: requests left (None: all, while armed). Counts:
+    `requests` matched, `delayed` (answered after the latency), `timed_out` (the client's
+    read timeout fired first), `failed` (answered with the 5xx), `seconds` of waiting the
+    clients saw (virtual in-process, slept for real behind `local serve`)."""
+
+    service: str
+    latency: float = 0.0
+    status: int | None = None
+    error_code: str = ""
+    message: str = ""
+    actions: frozenset[str] | None = None
+    remaining: int | None = None
+    applied: bool = True
+    requests: int = 0
+    delayed: int = 0
+    timed_out: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+    by_action: collections.Counter[str] = field(default_factory=collections.Counter)
+
+    def matches(self, service: str, action: str) -> bool:
+        return (
+            service == self.service
+            and (self.actions is None or action in self.actions)
+            and (self.remaining is None or self.remaining > 0)
+        )
+
+
 _lock = threading.Lock()
 _faults: list[Fault] = []
+_brownouts: list[Brownout] = []
+# The botocore requests being answered on this thread (in-process clients only; a stack,
+# since a handler's call can run under the interpreter's own Invoke).
+_requests = threading.local()
+_original_stubber_call: Any = None
 _buckets: list[TokenBucket] = []
 _handler_faults: list[HandlerFault] = []
 _throttled_invocations: set[str] = set()  # request ids whose later calls are throttled
@@ -247,20 +331,88 @@ def _after_call(service: str, action: str, result: Any) -> None:
             _throttled_invocations.add(running.request_id)
 
 
+def _take_brownout(service: str, action: str) -> Brownout | None:
+    with _lock:
+        for outage in _brownouts:
+            if outage.matches(service, action):
+                if outage.remaining is not None:
+                    outage.remaining -= 1
+                outage.requests += 1
+                outage.by_action[action] += 1
+                return outage
+    return None
+
+
+def _client_read_timeout() -> float | None:
+    """The read timeout of the in-process botocore client whose request moto is answering
+    on this thread; None behind the HTTP server (a real socket times out by itself)."""
+    stack: list[Any] = getattr(_requests, "stack", [])
+    if not stack:
+        return None
+    config = (getattr(stack[-1], "context", None) or {}).get("client_config")
+    timeout = getattr(config, "read_timeout", None)
+    return float(timeout) if timeout is not None else 60.0  # botocore's default
+
+
+def _wait(seconds: float, in_process: bool) -> None:
+    """The client waits `seconds`: charged to the running invocation's clock in-process
+    (no wall time; Lambda's Timeout still counts it), slept for real behind the server."""
+    if not in_process:
+        time.sleep(seconds)
+        return
+    running = lambda_runtime.current_invocation()
+    if running is not None:
+        running.elapse(seconds)
+        running.check_deadline()  # Lambda stops a sandbox that waits past its Timeout
+
+
+def _browned_out(self: BaseResponse, outage: Brownout, action: str) -> Any:
+    """Answer one request of `outage` as AWS would reach the client: late, or not at all."""
+    read_timeout = _client_read_timeout()
+    in_process = read_timeout is not None
+    if read_timeout is not None and outage.latency >= read_timeout:
+        # The client stops reading after read_timeout s and botocore raises
+        # ReadTimeoutError (retried by its standard mode); the request may still have
+        # been carried out by the service (`applied`), its answer is lost.
+        _wait(read_timeout, in_process)
+        with _lock:
+            outage.timed_out += 1
+            outage.seconds += read_timeout
+        if outage.applied and outage.status is None:
+            _original_call_action(self)
+        url = getattr(_requests.stack[-1], "url", "") if in_process else ""
+        raise ReadTimeoutError(endpoint_url=url)
+    _wait(outage.latency, in_process)
+    with _lock:
+        outage.seconds += outage.latency
+    if outage.status is not None:
+        with _lock:
+            outage.failed += 1
+        fault = Fault(outage.service, action, outage.error_code, outage.message, outage.status, 0)
+        return _error_response(self, fault)
+    with _lock:
+        outage.delayed += 1
+    return None
+
+
 def _call_action(self: BaseResponse) -> Any:
-    if _faults or _buckets or _handler_faults or _throttled_invocations:
+    if _faults or _buckets or _handler_faults or _throttled_invocations or _brownouts:
         try:
             service, action = self.boto3_service_name, self._get_action()
         except Exception:
             service, action = "", ""
+        outage = _take_brownout(service, action) if _brownouts else None
+        if outage is not None:
+            answered = _browned_out(self, outage, action)
+            if answered is not None:
+                return answered
         fault = _take(service, action) if _faults else None
         if fault is None and _throttled_invocations:
             fault = _throttled_invocation(service, action)
         if fault is None and _buckets:
             fault = _rate_limited(service, action)
         if fault is not None:
-            error = _InjectedError(fault)
-            return error.code, dict(error.get_headers()), error.description
+            return _error_response(self, fault)
         result = _original_call_action(self)
         if _handler_faults:
             _after_call(service, action, result)
@@ -268,26 +420,44 @@ def _call_action(self: BaseResponse) -> Any:
     return _original_call_action(self)
 
 
+def _stubber_call(self: BotocoreStubber, event_name: str, request: Any, **kwargs: Any) -> Any:
+    """moto's in-process answer to a botocore request, with the request (and so its
+    client's config: the read timeout) known to `_call_action` on this thread."""
+    stack: list[Any] = getattr(_requests, "stack", None) or []
+    _requests.stack = stack
+    stack.append(request)
+    try:
+        return _original_stubber_call(self, event_name, request, **kwargs)
+    finally:
+        stack.pop()
+
+
 def _hook() -> None:
     """Route moto's requests through `_call_action` (call with `_lock` held)."""
-    global _original_call_action
+    global _original_call_action, _original_stubber_call
     if _original_call_action is None:
         _original_call_action = BaseResponse.call_action
         BaseResponse.call_action = _call_action  # type: ignore[method-assign]
+    if _original_stubber_call is None:
+        _original_stubber_call = BotocoreStubber.__call__
+        BotocoreStubber.__call__ = _stubber_call  # type: ignore[method-assign]
 
 
 def _unhook_if_idle() -> None:
     """Give moto its own `call_action` back once nothing is armed (call with `_lock` held)."""
-    global _original_call_action
-    idle = not (_faults or _buckets or _handler_faults or _throttled_invocations)
+    global _original_call_action, _original_stubber_call
+    idle = not (_faults or _buckets or _handler_faults or _throttled_invocations or _brownouts)
     if idle and _original_call_action is not None:
         BaseResponse.call_action = _original_call_action  # type: ignore[method-assign]
         _original_call_action = None
+    if idle and _original_stubber_call is not None:
+        BotocoreStubber.__call__ = _original_stubber_call  # type: ignore[method-assign]
+        _original_stubber_call = None
 
 
 def _arm(fault: Fault) -> None:
-    if fault.service not in JSON_SERVICES:
-        raise ValueError(f"Fault injection supports {sorted(JSON_SERVICES)}, not '{fault.service}'")
+    if fault.service not in SERVICES:
+        raise ValueError(f"Fault injection supports {sorted(SERVICES)}, not '{fault.service}'")
     if fault.remaining < 1:
         raise ValueError("times must be at least 1")
     with _lock:
@@ -428,6 +598,70 @@ def handler_fault(
             _unhook_if_idle()
 
 
+@contextlib.contextmanager
+def brownout(
+    service: str,
+    *,
+    latency: float = 0.0,
+    status: int | None = None,
+    error_code: str | None = None,
+    message: str | None = None,
+    actions: Iterable[str] | None = None,
+    times: int | None = None,
+    applied: bool = True,
+) -> Iterator[Brownout]:
+    """Degrade `service` ("cloudwatch", "dynamodb", or any of SERVICES) as a brownout does.
+
+    Each matching request - of `actions` (e.g. {"GetMetricData"}; None: every action), at
+    most `times` requests (None: all while armed) - takes `latency` seconds to be answered,
+    then fails with HTTP `status` (500/503: the service's own `error_code`, e.g.
+    CloudWatch's ServiceUnavailable or DynamoDB's InternalServerError) if one is given.
+    A request is one HTTP attempt: botocore's retries of a call are requests too.
+
+    What the client sees is what it would see on AWS:
+    - a latency shorter than its `read_timeout`: the answer, that much later;
+    - a latency of at least its `read_timeout`: botocore's ReadTimeoutError after
+      `read_timeout` s (which its standard retry mode retries). With `applied` (default)
+      the request was still carried out, as a service may do with a request whose answer
+      is lost; a 5xx brownout carries out nothing.
+
+    Time is compressed, not slept: for an in-process client (every LocalCloud client and
+    handler) the wait is charged to the running Lambda invocation's clock, so its
+    `get_remaining_time_in_millis()` shrinks and its Timeout (`Sandbox.Timedout`) applies,
+    at no wall time. Behind the HTTP server (`local serve`) the server sleeps for real and
+    the caller's own socket times out.
+    """
+    if service not in SERVICES:
+        raise ValueError(f"Fault injection supports {sorted(SERVICES)}, not '{service}'")
+    if latency < 0 or (times is not None and times < 1):
+        raise ValueError("latency must be >= 0 and times at least 1 (or None)")
+    if status is not None and not 400 <= status <= 599:
+        raise ValueError(f"status must be an HTTP error status (400-599), not {status}")
+    code = error_code or ""
+    if status is not None and not code:
+        code = _SERVER_ERRORS.get(service, _DEFAULT_SERVER_ERRORS).get(status, "InternalFailure")
+    outage = Brownout(
+        service=service,
+        latency=float(latency),
+        status=status,
+        error_code=code,
+        message=message or f"{service} is unavailable (injected brownout)",
+        actions=frozenset(actions) if actions is not None else None,
+        remaining=times,
+        applied=applied,
+    )
+    with _lock:
+        _hook()
+        _brownouts.append(outage)
+    try:
+        yield outage
+    finally:
+        with _lock:
+            if outage in _brownouts:
+                _brownouts.remove(outage)
+            _unhook_if_idle()
+
+
 def active_faults() -> list[Fault]:
     """A snapshot of the armed faults."""
     with _lock:
@@ -440,6 +674,7 @@ def clear() -> None:
         _disarm(fault)
     with _lock:
         _buckets.clear()
+        _brownouts.clear()
         _handler_faults.clear()
         _throttled_invocations.clear()
         _unhook_if_idle()
