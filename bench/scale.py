@@ -20,28 +20,23 @@ from __future__ import annotations
 
 import argparse
 import collections
-import contextlib
 import json
 import random
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from moto.awslambda.models import LambdaAlias
-from moto.cloudwatch.models import cloudwatch_backends
-
 from trafficshift.emulator import faults
 from trafficshift.emulator.cloud import LocalCloud
+from trafficshift.emulator.driver import alarm_on_first_split
 from trafficshift.emulator.logs import handler_logs_to
 from trafficshift.emulator.metering import count_api_calls
 from trafficshift.emulator.sample import create_sample_function
 
-ACCOUNT = "123456789012"
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 PROMOTED, ROLLED_BACK = "promoted", "rolled back"
 # Two steps (50%, then 100%), each baked for one second, polled every second.
@@ -54,38 +49,6 @@ class Planned:
     alarm: str
     intended: str
     execution: str = ""
-
-
-def alarm_on_first_split(
-    cloud: LocalCloud, bad: dict[str, str]
-) -> contextlib.AbstractContextManager[None]:
-    """While active: the first time a bad function's alias is split, its alarm goes into
-    ALARM (in moto's backend, synchronously, before UpdateAlias returns), so the Check after
-    the first bake reads it. Alarms are driven this way in every emulator test (moto never
-    evaluates them); no API call is made, so none counts against any limit."""
-
-    @contextlib.contextmanager
-    def patched() -> Iterator[None]:
-        original = LambdaAlias.update
-        backend = cloudwatch_backends[ACCOUNT][cloud.region]
-        fired: set[str] = set()
-
-        def update(self: LambdaAlias, *args: Any, **kwargs: Any) -> Any:
-            result = original(self, *args, **kwargs)
-            name = self.arn.split(":function:", 1)[1].split(":", 1)[0]
-            weights = (self.routing_config or {}).get("AdditionalVersionWeights") or {}
-            if name in bad and weights and name not in fired:
-                fired.add(name)
-                backend.set_alarm_state(bad[name], "split: simulated errors", None, "ALARM")
-            return result
-
-        LambdaAlias.update = update  # type: ignore[method-assign]
-        try:
-            yield
-        finally:
-            LambdaAlias.update = original  # type: ignore[method-assign]
-
-    return patched()
 
 
 def plan(cloud: LocalCloud, rollouts: int, bad_share: float, seed: int) -> list[Planned]:

@@ -10,14 +10,18 @@ Shared by the end-to-end tests (through `tests/e2e/e2e_support.py`) and the benc
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
+
+from moto.awslambda.models import LambdaAlias
+from moto.cloudwatch.models import cloudwatch_backends
 
 from trafficshift.emulator.cloud import LocalCloud
 from trafficshift.emulator.sample import create_sample_function
@@ -25,6 +29,7 @@ from trafficshift.emulator.sample import create_sample_function
 __all__ = [
     "TERMINAL",
     "Rollout",
+    "alarm_on_first_split",
     "eventually",
     "new_function",
     "scheduled_event",
@@ -33,6 +38,7 @@ __all__ = [
 ]
 
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+ACCOUNT = "123456789012"  # moto's default account
 
 
 @dataclass
@@ -166,3 +172,35 @@ def sweep(cloud: LocalCloud) -> dict[str, Any]:
     if "FunctionError" in response:
         return {"functionError": response["FunctionError"], "payload": payload}
     return dict(payload or {})
+
+
+def alarm_on_first_split(
+    cloud: LocalCloud, bad: dict[str, str], *, account: str = ACCOUNT
+) -> contextlib.AbstractContextManager[None]:
+    """While active: the first time a bad function's alias is split, its alarm goes into
+    ALARM (in moto's backend, synchronously, before UpdateAlias returns), so the Check after
+    the first bake reads it. Alarms are driven this way in every emulator test (moto never
+    evaluates them); no API call is made, so none counts against any limit."""
+
+    @contextlib.contextmanager
+    def patched() -> Iterator[None]:
+        original = LambdaAlias.update
+        backend = cloudwatch_backends[account][cloud.region]
+        fired: set[str] = set()
+
+        def update(self: LambdaAlias, *args: Any, **kwargs: Any) -> Any:
+            result = original(self, *args, **kwargs)
+            name = self.arn.split(":function:", 1)[1].split(":", 1)[0]
+            weights = (self.routing_config or {}).get("AdditionalVersionWeights") or {}
+            if name in bad and weights and name not in fired:
+                fired.add(name)
+                backend.set_alarm_state(bad[name], "split: simulated errors", None, "ALARM")
+            return result
+
+        LambdaAlias.update = update  # type: ignore[method-assign]
+        try:
+            yield
+        finally:
+            LambdaAlias.update = original  # type: ignore[method-assign]
+
+    return patched()
