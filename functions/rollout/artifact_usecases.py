@@ -18,6 +18,7 @@ from urllib.parse import unquote_plus
 from pydantic import BaseModel, ConfigDict, Field
 
 from rollout.domain import artifact as domain
+from rollout.domain import budget
 from rollout.domain.artifact import (
     ArtifactSource,
     ArtifactState,
@@ -243,6 +244,16 @@ def publish_artifact(
         timeout_seconds=settings.code_update_timeout_seconds,
     )
     if following is not None:
+        # The WaitForCode loop's share of the history budget: its waits stretch so the
+        # construct's code_update_timeout is covered within CODE_MAX_POLLS looks.
+        remaining = settings.code_update_timeout_seconds - (now - state.update.started_at)
+        wait = budget.code_wait(
+            following.wait_seconds,
+            polls=following.polls,
+            remaining_seconds=remaining,
+            steady_seconds=domain.update_wait_seconds(following.polls + 1_000),
+        )
+        following = following.model_copy(update={"wait_seconds": min(wait, max(1, remaining))})
         return state.model_copy(update={"update": following}).wire()
     a = state.artifact
     description = f"trafficshift upload s3://{a.bucket}/{a.key} ({a.version_id})"

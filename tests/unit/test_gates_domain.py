@@ -9,7 +9,7 @@ import pytest
 from ledger_fake import InMemoryLedger, ListEvents
 
 from rollout import usecases
-from rollout.domain import gates
+from rollout.domain import budget, gates
 from rollout.domain import rollout as domain
 from rollout.domain.errors import HookFailed, InvalidInput
 from rollout.domain.request import parse_request
@@ -166,7 +166,8 @@ def test_a_baked_step_before_100_percent_waits_for_approval() -> None:
 
     assert judged.cursor.decision is Decision.APPROVE
     assert judged.cursor.approval_requested_at == T0 + 60
-    assert judged.cursor.wait_seconds == gates.gate_wait_seconds(3600, 10)
+    # a token wait is one poll interval while the history budget has room
+    assert judged.cursor.wait_seconds == 10
     assert "waiting for approval" in judged.cursor.reason
     assert judged.steps[-1].decision is Decision.APPROVE
 
@@ -237,11 +238,23 @@ def test_promote_now_skips_the_gate() -> None:
 
 
 @pytest.mark.parametrize(("timeout", "poll"), [(86400, 10), (7 * 86400, 1), (60, 30)])
-def test_the_longest_gate_stays_within_its_poll_budget(timeout: int, poll: int) -> None:
-    wait = gates.gate_wait_seconds(timeout, poll)
-
-    assert wait >= poll
-    assert timeout / wait <= gates.APPROVAL_MAX_POLLS
+def test_the_longest_gate_stretches_its_waits_to_end_within_the_history_budget(
+    timeout: int, poll: int
+) -> None:
+    # Given a gate nobody answers, polled every `poll` seconds
+    state = _at_canary(approval={"timeoutSeconds": timeout}, pollIntervalSeconds=poll)
+    now = T0 + 60
+    # When Check runs after every token wait until the gate gives up
+    while True:
+        state = _judge(state, now)
+        if state.cursor.decision is not Decision.APPROVE:
+            break
+        assert state.cursor.wait_seconds >= poll
+        now += state.cursor.wait_seconds
+    # Then it reverts for the timeout, not for the budget, within the history budget
+    assert state.cursor.decision is Decision.FAIL
+    assert "no approval within" in state.cursor.reason
+    assert state.history_events <= budget.BUDGET_EVENTS
 
 
 def test_a_token_answer_approves_and_names_the_approver() -> None:
@@ -457,7 +470,7 @@ def test_the_approval_is_kept_when_the_next_step_begins() -> None:
 def test_the_alias_lease_outlasts_the_longest_approval_wait() -> None:
     ledger = InMemoryLedger()
     state = _at_canary(approval={"timeoutSeconds": 7 * 86400}, pollIntervalSeconds=10)
-    wait = gates.gate_wait_seconds(7 * 86400, 10)  # 1,512 s between Checks at the gate
+    wait = budget.longest_wait(state.deployment.horizon_seconds)  # the longest stretched wait
     ledger.acquire_lock("orders-api", "live", EXEC, 60, T0)
 
     usecases.check(

@@ -6,7 +6,8 @@ how its answer is read, and how long the approval gate waits on one task token.
 - **Approval.** Before the step that takes the alias to 100%, the rollout waits for an
   approval: `trafficshift approve` (an `approve` signal in the ledger, then SendTaskSuccess
   on the gate's task token), a bare SendTaskSuccess on that token, or a `promote` signal.
-  The gate waits on one token for at most `gate_wait_seconds`, then Check reads the health
+  The gate waits on one token for one poll (stretched as the execution's history budget
+  runs low, see domain.budget), then Check reads the health
   again (an alarm still reverts while waiting) and a new token is issued; past
   `timeoutSeconds` without approval the rollout reverts.
 - **Hooks.** `preTraffic` runs after the pre-flight checks, before any weight moves;
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import fnmatch
 import json
-import math
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
@@ -26,15 +26,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
+from rollout.domain import budget
 from rollout.domain.errors import InvalidInput, shown
 
 APPROVAL_MIN_TIMEOUT_SECONDS = 1
 APPROVAL_MAX_TIMEOUT_SECONDS = 7 * 24 * 3600
 APPROVAL_DEFAULT_TIMEOUT_SECONDS = 24 * 3600
-# One token wait per gate poll; the longest gate stays within this many polls. The
-# execution history's 25,000 events are shared with the bake loop's MAX_POLLS (2,000
-# polls, 9 events each) and the steps; a gate poll costs 13 (AwaitApproval, Check, Decide).
-APPROVAL_MAX_POLLS = 400
 HOOK_DEFAULT_TIMEOUT_SECONDS = 300
 # The hook task's own Lambda timeout is 900 s (Lambda's most); the hook must answer well
 # within it so that a hook timeout is reported as one, not as a task timeout.
@@ -153,16 +150,10 @@ def check_approval_fits(approval: ApprovalConfig | None, plan: Sequence[Mapping[
         )
 
 
-def gate_wait_seconds(approval_timeout: int, poll_interval: int) -> int:
-    """How long one approval token is waited on before Check looks at the health again."""
-    return max(poll_interval, math.ceil(approval_timeout / APPROVAL_MAX_POLLS))
-
-
-def longest_check_interval(poll_interval: int, approval_timeout: int | None) -> int:
-    """The longest time between two Checks: the lease on the alias must outlast it."""
-    if approval_timeout is None:
-        return poll_interval
-    return max(poll_interval, gate_wait_seconds(approval_timeout, poll_interval))
+def longest_check_interval(poll_interval: int, horizon_seconds: int) -> int:
+    """The longest time between two Checks (a bake, pause or gate wait, stretched as the
+    history budget runs low, see domain.budget): the lease on the alias must outlast it."""
+    return max(poll_interval, budget.longest_wait(horizon_seconds))
 
 
 def needs_approval(plan: Sequence[Mapping[str, Any]], next_index: int) -> bool:

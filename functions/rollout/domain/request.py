@@ -21,6 +21,10 @@ DEFAULT_POLL_INTERVAL_SECONDS = 30
 MAX_ALARMS = 100  # DescribeAlarms takes at most 100 names in one call
 MAX_ALARM_NAME = 255  # CloudWatch's limit on an alarm name
 MAX_POLL_INTERVAL_SECONDS = 7 * 24 * 3600  # the longest schedule: a longer poll never polls
+# Of the state machine's timeout, kept for what runs outside the plan: Prepare's wait for a
+# busy alias (onBusy: wait, about 35 minutes), an upload's code update, Revert's retries
+# (about an hour).
+RESERVED_SECONDS = 2 * 3600
 _FUNCTION_ARN = re.compile(
     r"^arn:(?P<partition>aws[a-zA-Z-]*):lambda:(?P<region>[a-z0-9-]+):(?P<account>[0-9]{12}):"
     r"function:(?P<name>[a-zA-Z0-9-_]{1,64})(?::(?P<qualifier>[a-zA-Z0-9-_$]+))?$"
@@ -288,4 +292,51 @@ def _invalid_input_from(exc: ValidationError) -> InvalidInput:
         field,
         f"{error['msg'].lower()} (got {shown(received)})",
         _FIELD_HELP.get(top, "see the input contract in the README"),
+    )
+
+
+def longest_run(parsed: ParsedRequest) -> list[tuple[str, int]]:
+    """What the plan may take at most, field by field, in seconds (bakes, every step's
+    analysis extension, the approval gate, the hooks)."""
+    request, steps = parsed.request, parsed.plan
+    parts = [("strategy", sum(step.bake_seconds for step in steps))]
+    if request.analysis.enabled and steps[0].percent < 100:
+        # An undecided step bakes on for the extension and the settle delay (domain.rollout).
+        settle = int(getattr(request.analysis, "settle_seconds", 0))
+        extension = (request.analysis.max_extension_seconds + settle) * len(steps)
+        parts.append(("analysis.maxExtensionSeconds", extension))
+    if request.approval is not None:
+        parts.append(("approval.timeoutSeconds", request.approval.timeout_seconds))
+    if request.hooks is not None:
+        hooks = sum(1 for h in (request.hooks.pre_traffic, request.hooks.post_traffic) if h)
+        parts.append(("hooks.timeoutSeconds", request.hooks.timeout_seconds * hooks))
+    return [(field, seconds) for field, seconds in parts if seconds]
+
+
+def check_fits_timeout(parsed: ParsedRequest, state_machine_timeout_seconds: int) -> None:
+    """Refuse a plan that could not finish before the state machine's timeout.
+
+    Step Functions ends a longer execution TIMED_OUT, with no Catch: Revert would not run.
+    The plan's worst case (every step baked and extended, the whole approval wait, every
+    hook to its timeout) plus RESERVED_SECONDS must fit.
+    """
+    parts = longest_run(parsed)
+    total = sum(seconds for _, seconds in parts)
+    room = state_machine_timeout_seconds - RESERVED_SECONDS
+    if total <= room:
+        return
+    steps = len(parsed.plan)
+    what = "; ".join(
+        f"{field} {seconds} s" + (f" ({steps} steps)" if field.startswith("analysis") else "")
+        for field, seconds in parts
+    )
+    field = max(parts, key=lambda part: part[1])[0]
+    raise InvalidInput(
+        field,
+        f"the deployment may take up to {total} s ({what}), more than the state machine's "
+        f"timeout of {state_machine_timeout_seconds} s "
+        f"({state_machine_timeout_seconds / 86400:g} days) less {RESERVED_SECONDS} s kept "
+        "for retries",
+        f"shorten {', '.join(f for f, _ in parts)} so they add up to at most {room} s, or "
+        "deploy the control plane with a longer state_machine_timeout",
     )

@@ -15,10 +15,10 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
-from rollout.domain import gates
+from rollout.domain import budget, gates
 from rollout.domain.errors import InvalidInput, PreflightFailed
 from rollout.domain.request import ParsedRequest
 from rollout.domain.strategies import Step, effective_poll_interval
@@ -26,6 +26,21 @@ from rollout.domain.strategies import Step, effective_poll_interval
 # Errors that mean "refused before anything moved": the execution fails with this name.
 REFUSALS = ("InvalidInput", "PreflightFailed", "AliasBusy")
 ROLLED_BACK = "DeploymentRolledBack"
+# Step Functions' limits on what the state carries (docs/decisions.md, 11.2): a state's
+# output holds at most 256 KiB (else States.DataLimitExceeded, which no Catch catches, so
+# Revert would never run); an error's Cause at most 32,768 characters. Every reason and
+# Cause this module writes goes through `capped`, with these lengths.
+MAX_ALARM_REASON = 1_000  # each alarm's StateReason kept
+MAX_REASON = 2_000  # the cursor's reason (the current decision's why)
+MAX_STEP_REASON = 500  # each step record's reason: 100 steps of them
+MAX_CAUSE = 4_000  # an execution's Cause
+# The longest an execution may run: the construct's state_machine_timeout (its default).
+DEFAULT_STATE_MACHINE_TIMEOUT_SECONDS = 8 * 24 * 3600
+# The environment variable through which the construct tells Prepare that timeout.
+STATE_MACHINE_TIMEOUT_ENV = "TRAFFICSHIFT_STATE_MACHINE_TIMEOUT_SECONDS"
+# A pause holds until only the rest of the plan (worst case) and this margin are left
+# before the state machine's timeout: Revert's own retries, Promote's, the hooks.
+PAUSE_END_MARGIN_SECONDS = 3600
 
 
 class _Model(BaseModel):
@@ -71,6 +86,13 @@ class AlarmState(_Model):
     state: str  # OK | ALARM | INSUFFICIENT_DATA
     reason: str = ""
 
+    @field_validator("reason")
+    @classmethod
+    def _keep_reason_short(cls, value: str) -> str:
+        # CloudWatch's StateReason runs to 1,023 characters; 100 alarms of them would not
+        # fit a Step Functions state with the rest.
+        return capped(value, MAX_ALARM_REASON)
+
 
 # --- the state document ------------------------------------------------------------------
 
@@ -101,10 +123,29 @@ class Deployment(_Model):
     # The approval gate ({"timeoutSeconds": ...}) and the hooks, as in the input; None if off.
     approval: dict[str, Any] | None = None
     hooks: dict[str, Any] | None = None
+    # When the state machine's timeout ends the execution (epoch seconds); 0 = unknown,
+    # taken as started_at plus the default timeout.
+    deadline_at: float = 0.0
 
     @property
     def started_epoch(self) -> float:
         return datetime.fromisoformat(self.started_at).timestamp()
+
+    @property
+    def deadline(self) -> float:
+        return self.deadline_at or self.started_epoch + DEFAULT_STATE_MACHINE_TIMEOUT_SECONDS
+
+    @property
+    def horizon_seconds(self) -> int:
+        """The state machine's timeout, as this deployment knows it."""
+        return max(1, math.ceil(self.deadline - self.started_epoch))
+
+    @property
+    def extension_seconds(self) -> int:
+        """How long an undecided step's bake may be extended (0 without the analysis): the
+        extension asked for, plus the settle delay, for the bake's last minutes to be judged."""
+        analysis = self.analysis or {}
+        return int(analysis.get("maxExtensionSeconds", 0)) + int(analysis.get("settleSeconds", 0))
 
     def step(self, index: int) -> Step:
         return Step.from_dict(self.plan[index])
@@ -154,6 +195,9 @@ class RolloutState(_Model):
     preflight: dict[str, Any] | None = None
     # The hooks that passed: {"phase", "function", "passedAt"} (domain.gates).
     hook_results: list[dict[str, Any]] = Field(default_factory=list)
+    # The history events the execution has used, worst case (domain.budget): every loop
+    # draws on it, and the waits stretch as it runs low.
+    history_events: int = 0
 
 
 # --- Prepare -----------------------------------------------------------------------------
@@ -169,6 +213,7 @@ def preflight(
     execution_id: str,
     now: float,
     published: bool = False,
+    deadline: float | None = None,
 ) -> RolloutState:
     """Refuse anything that would fail mid-rollout; otherwise return the initial state."""
     request = parsed.request
@@ -241,8 +286,10 @@ def preflight(
                 if request.hooks is not None
                 else None
             ),
+            deadline_at=deadline or 0.0,
         ),
         cursor=Cursor(revision_id=alias.revision_id),
+        history_events=budget.fixed_events(len(steps)),
     )
 
 
@@ -354,6 +401,7 @@ def judge(state: RolloutState, health: Health, now: float) -> RolloutState:
     firing = [a for a in health.alarms.values() if a.state == "ALARM"]
     missing = [name for name in deployment.alarms if name not in health.alarms]
     analysis, operator = health.analysis, health.operator
+    used, cover, stretch, spent = _poll_budget(state, operator.paused_seconds, now)
     decision: Decision
     wait = 0
     if operator.action == "abort":
@@ -363,8 +411,10 @@ def judge(state: RolloutState, health: Health, now: float) -> RolloutState:
         reason += f" at {where}"
     elif firing:
         decision = Decision.FAIL
-        reason = "; ".join(
-            f"alarm {a.name} in ALARM{f' ({a.reason})' if a.reason else ''}" for a in firing
+        reason = _joined(
+            [f"alarm {a.name} in ALARM{f' ({a.reason})' if a.reason else ''}" for a in firing],
+            MAX_REASON - len(where) - 4,
+            "alarms in ALARM",
         )
         reason = f"{reason} at {where}"
     elif missing:
@@ -379,26 +429,43 @@ def judge(state: RolloutState, health: Health, now: float) -> RolloutState:
         reason = f"promoted now by {operator.by or 'an operator'} at {where}"
         reason += f" ({operator.reason})" if operator.reason else ""
     elif operator.action == "paused":
-        decision = Decision.CONTINUE
-        wait = deployment.poll_interval_seconds
-        reason = f"paused by {operator.by or 'an operator'} at {where}; the bake clock is stopped"
+        # The pause policy (docs/decisions.md, 11.2): a pause holds as long as the rest of
+        # the plan can still finish before the state machine's timeout, then reverts.
+        by = operator.by or "an operator"
+        pause_left = deployment.deadline - now - sum(cover) - PAUSE_END_MARGIN_SECONDS
+        paused_wait = stretch(pause_left, extra=max(0.0, pause_left)) if pause_left > 0 else 0
+        if pause_left <= 0:
+            decision = Decision.FAIL
+            reason = (
+                f"paused by {by} for {math.floor(operator.paused_seconds)} s at {where}: longer "
+                f"than this execution can wait (the state machine's timeout of "
+                f"{deployment.horizon_seconds} s ends it at {_iso(deployment.deadline)}, and the "
+                f"rest of the plan may need {math.ceil(sum(cover))} s); resume sooner, or "
+                "start the deployment again"
+            )
+        elif paused_wait is None:
+            decision, reason = Decision.FAIL, spent
+        else:
+            decision = Decision.CONTINUE
+            wait = paused_wait
+            reason = f"paused by {by} at {where}; the bake clock is stopped"
     else:
         bake_end = cursor.step_started_at + operator.paused_seconds + step.bake_seconds
         remaining = bake_end - now
         health_text = _health_text(deployment, analysis)
         if remaining > 0:
             decision = Decision.CONTINUE
-            wait = min(deployment.poll_interval_seconds, math.ceil(remaining))
+            wait = stretch(remaining) or 0
             reason = f"baking {where}: {math.ceil(remaining)} s left, {health_text}"
         elif analysis is None or analysis.outcome == "pass" or deployment.analysis is None:
             decision = done
             reason = f"{where} baked {step.bake_seconds} s, {health_text}"
         else:
-            extension = int(deployment.analysis.get("maxExtensionSeconds", 0))
+            extension = deployment.extension_seconds
             over = now - bake_end
             if over < extension:
                 decision = Decision.CONTINUE
-                wait = min(deployment.poll_interval_seconds, max(1, math.ceil(extension - over)))
+                wait = stretch(extension - over) or 0
                 reason = (
                     f"inconclusive at {where}: bake extended ({math.ceil(extension - over)} s "
                     f"of {extension} s left): {analysis.reason}"
@@ -418,6 +485,13 @@ def judge(state: RolloutState, health: Health, now: float) -> RolloutState:
     gate: dict[str, Any] = {}
     if decision in (Decision.ADVANCE, Decision.PROMOTE) and operator.action != "promote":
         decision, reason, wait, gate = _approval_gate(state, operator, decision, reason, now)
+        if decision is Decision.APPROVE:
+            gate_wait = stretch(wait, next_poll=budget.GATE_POLL_EVENTS)
+            decision, reason = (decision, reason) if gate_wait else (Decision.FAIL, spent)
+            wait = gate_wait or 0
+    if decision is Decision.CONTINUE and not wait:
+        decision, reason = Decision.FAIL, spent  # not even one more poll fits
+    reason = capped(reason, MAX_REASON)
     new_cursor = cursor.model_copy(
         update={
             "decision": decision,
@@ -433,12 +507,69 @@ def judge(state: RolloutState, health: Health, now: float) -> RolloutState:
         update: dict[str, Any] = {
             "checks": new_cursor.checks,
             "decision": Decision.BAKING if decision == Decision.CONTINUE else decision,
-            "reason": reason,
+            "reason": capped(reason, MAX_STEP_REASON),
         }
         if analysis is not None:
             update["analysis"] = analysis.numbers
         steps[-1] = steps[-1].model_copy(update=update)
-    return state.model_copy(update={"cursor": new_cursor, "steps": steps})
+    return state.model_copy(update={"cursor": new_cursor, "steps": steps, "history_events": used})
+
+
+def _poll_budget(
+    state: RolloutState, paused_seconds: float, now: float
+) -> tuple[int, tuple[float, float], Any, str]:
+    """The Check's draw on the history budget (domain.budget).
+
+    Returns the events used once this Check's loop iteration is counted, the time still to
+    cover (bake polls, gate polls), the function that stretches a wait, and the reason to
+    revert with when the budget is spent.
+    """
+    d, cursor = state.deployment, state.cursor
+    used = state.history_events + budget.poll_events(cursor.decision is Decision.APPROVE)
+    left = budget.events_left(used, len(d.plan) - cursor.step_index - 1)
+    cover = _time_to_cover(state, paused_seconds, now)
+    longest = max(d.poll_interval_seconds, budget.longest_wait(d.horizon_seconds))
+
+    def stretch(
+        phase_seconds: float, *, extra: float = 0.0, next_poll: int = budget.BAKE_POLL_EVENTS
+    ) -> int | None:
+        wait = budget.stretched_wait(
+            d.poll_interval_seconds,
+            bake_seconds=cover[0] + extra,
+            gate_seconds=cover[1],
+            left=left,
+            phase_seconds=phase_seconds,
+            next_poll_events=next_poll,
+        )
+        return None if wait is None else min(wait, longest)
+
+    spent = (
+        f"the execution's history budget is spent at step {cursor.step_index + 1}/"
+        f"{len(d.plan)} ({used} of {budget.BUDGET_EVENTS} events used; Step Functions fails "
+        f"an execution at {budget.HISTORY_LIMIT}): reverting while it still can"
+    )
+    return used, cover, stretch, spent
+
+
+def _time_to_cover(state: RolloutState, paused_seconds: float, now: float) -> tuple[float, float]:
+    """What the rest of the rollout may still take, worst case, in seconds: (the bakes and
+    extensions left, the approval gate's time left), within the state machine's timeout."""
+    d, cursor = state.deployment, state.cursor
+    extension = d.extension_seconds
+    bake_end = cursor.step_started_at + paused_seconds + d.step(cursor.step_index).bake_seconds
+    current = max(0.0, bake_end - now) + max(0.0, extension - max(0.0, now - bake_end))
+    later = sum(
+        d.step(index).bake_seconds + extension
+        for index in range(cursor.step_index + 1, len(d.plan))
+    )
+    gate = 0.0
+    timeout = d.approval_timeout_seconds
+    if timeout is not None and not cursor.approved_by and cursor.step_index < len(d.plan) - 1:
+        opened = cursor.approval_requested_at
+        gate = max(0.0, timeout - (now - opened)) if opened else float(timeout)
+    horizon = max(0.0, d.deadline - now)
+    gate = min(gate, horizon)
+    return min(current + later, horizon - gate), gate
 
 
 def _approval_gate(
@@ -473,9 +604,8 @@ def _approval_gate(
             0,
             {"approval_requested_at": opened},
         )
-    wait = min(
-        gates.gate_wait_seconds(timeout, d.poll_interval_seconds), math.ceil(timeout - waited)
-    )
+    # The phase left: judge stretches the token wait from the poll interval up to it.
+    wait = math.ceil(timeout - waited)
     return (
         Decision.APPROVE,
         f"waiting for approval at {where} before 100%: {math.ceil(timeout - waited)} s left "
@@ -485,7 +615,7 @@ def _approval_gate(
     )
 
 
-def health_unreadable(state: RolloutState, error: str) -> RolloutState:
+def health_unreadable(state: RolloutState, error: str, now: float) -> RolloutState:
     """A Check that could not read the alarms or metrics: poll again, up to the limit.
 
     Never advances: an unread health is not a healthy one.
@@ -497,25 +627,29 @@ def health_unreadable(state: RolloutState, error: str) -> RolloutState:
         f"step {cursor.step_index + 1}/{len(deployment.plan)} "
         f"(weight {_pct(cursor.weight_percent)}%)"
     )
+    used, _, stretch, spent = _poll_budget(state, 0.0, now)
+    wait = 0
     if failures > limit:
         decision = Decision.FAIL
         reason = (
             f"could not read the health {failures} times in a row at {where} "
             f"(maxHealthReadFailures={limit}): {error}"
         )
+    elif (again := stretch(0)) is None:
+        decision, reason = Decision.FAIL, spent
     else:
-        decision = Decision.CONTINUE
+        decision, wait = Decision.CONTINUE, again
         reason = f"could not read the health at {where} ({failures} of {limit} tolerated): {error}"
     new_cursor = cursor.model_copy(
         update={
             "decision": decision,
-            "reason": reason,
-            "wait_seconds": 0 if decision == Decision.FAIL else deployment.poll_interval_seconds,
+            "reason": capped(reason, MAX_REASON),
+            "wait_seconds": wait,
             "checks": cursor.checks + 1,
             "health_read_failures": failures,
         }
     )
-    return state.model_copy(update={"cursor": new_cursor})
+    return state.model_copy(update={"cursor": new_cursor, "history_events": used})
 
 
 def _health_text(deployment: Deployment, analysis: AnalysisView | None) -> str:
@@ -571,6 +705,12 @@ def revert_action(deployment: Deployment, alias: AliasSnapshot) -> RevertAction:
 class Failure(_Model):
     error: str
     cause: str
+
+    @field_validator("cause")
+    @classmethod
+    def _cause_fits(cls, value: str) -> str:
+        # Every Cause the execution ends with is one of these: the one place it is capped.
+        return capped(value, MAX_CAUSE)
 
 
 def failure_reason(state: Mapping[str, Any]) -> tuple[str, str]:
@@ -653,6 +793,28 @@ def _message_of(cause: Any) -> str:
             return str(parsed["errorMessage"])
         return cause
     return "" if cause is None else str(cause)
+
+
+def capped(text: str, limit: int) -> str:
+    """`text`, cut to at most `limit` characters, saying how much was cut."""
+    if len(text) <= limit:
+        return text
+    marker = f" [... cut: {len(text)} characters in all]"
+    return text[: max(0, limit - len(marker))] + marker
+
+
+def _joined(parts: Sequence[str], limit: int, what: str) -> str:
+    """`parts` joined with "; " up to `limit` characters, then how many were left out."""
+    kept: list[str] = []
+    size = 0
+    for index, part in enumerate(parts):
+        rest = len(parts) - index
+        tail = len(f"; and {rest} more {what}")
+        if size + len(part) + 2 + (tail if rest > 1 else 0) > limit and kept:
+            return "; ".join(kept) + f"; and {rest} more {what}"
+        kept.append(part)
+        size += len(part) + 2
+    return "; ".join(kept)
 
 
 def _iso(epoch: float) -> str:

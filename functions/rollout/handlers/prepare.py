@@ -10,6 +10,10 @@ from rollout.adapters.alarms import Alarms
 from rollout.adapters.lambda_functions import LambdaFunctions
 from rollout.adapters.metrics import LambdaMetrics
 from rollout.domain.gates import HOOK_PATTERNS_ENV, patterns_from_env
+from rollout.domain.rollout import (
+    DEFAULT_STATE_MACHINE_TIMEOUT_SECONDS,
+    STATE_MACHINE_TIMEOUT_ENV,
+)
 from rollout.handlers._ports import events, ledger
 from rollout.handlers._runtime import (
     CORRELATION_ID_PATH,
@@ -45,6 +49,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         partition=_arn_part(context, 1),
         account=_arn_part(context, 4),
         hook_patterns=patterns_from_env(os.environ.get(HOOK_PATTERNS_ENV)),
+        state_machine_timeout_seconds=int(
+            os.environ.get(STATE_MACHINE_TIMEOUT_ENV) or DEFAULT_STATE_MACHINE_TIMEOUT_SECONDS
+        ),
     )
     d = state["deployment"]
     count(ROLLOUTS_STARTED, function=d["functionName"], alias=d["alias"])
