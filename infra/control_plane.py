@@ -36,6 +36,7 @@ from rollout.adapters.ledger import table_definition
 from rollout.domain import ledger as ledger_domain
 from rollout.domain.artifact import Defaults, validate_defaults
 from rollout.domain.gates import DEFAULT_HOOK_PATTERNS, HOOK_PATTERNS_ENV
+from rollout.domain.rollout import STATE_MACHINE_TIMEOUT_ENV
 
 FUNCTIONS_DIR = Path(__file__).resolve().parent.parent / "functions"
 RUNTIME = lambda_.Runtime.PYTHON_3_13
@@ -68,8 +69,18 @@ ASYNC_INVOKED: tuple[str, ...] = (TRIGGER, RECONCILE)
 _TARGET_MAX_EVENT_AGE = Duration.hours(2)
 # (memory MB, timeout s) where the default (256, 30) does not fit: UpdateCode downloads
 # and checks a zip of up to 250 MB.
+# The rollout tasks' timeout holds two AWS calls that use every attempt (the clients'
+# `call_budget_seconds`, 24 s each) and the handler's margin (3 s): 2 x 24 + 3 = 51 <= 60.
+# Check's two CloudWatch reads (or SetWeight's alias and ledger writes) are each tried to
+# the end in a brownout; past that the clients start no attempt the timeout would cut
+# (docs/decisions.md, "Time budgets under a brownout"; tests/infra/test_time_budgets.py).
+ROLLOUT_TASK_TIMEOUT_SECONDS = 60
 _SIZES: dict[str, tuple[int, int]] = {
     "Prepare": (256, 60),
+    "SetWeight": (256, ROLLOUT_TASK_TIMEOUT_SECONDS),
+    "Check": (256, ROLLOUT_TASK_TIMEOUT_SECONDS),
+    "Promote": (256, ROLLOUT_TASK_TIMEOUT_SECONDS),
+    "Revert": (256, ROLLOUT_TASK_TIMEOUT_SECONDS),
     "UpdateCode": (1024, 120),
     # A sweep reconciles every abandoned deployment it finds, one after the other.
     "Reconcile": (256, 300),
@@ -116,6 +127,8 @@ _PREPARE_LAMBDA = [
 
 # Error names the handlers raise (see rollout.domain.errors); Retry matches on them.
 THROTTLED = "Throttled"
+# An AWS API answered 5xx or timed out after the clients' own retries (a brownout).
+SERVICE_UNAVAILABLE = "ServiceUnavailable"
 # Step Functions' own name for a throttled Invoke of one of our task functions.
 INVOKE_THROTTLED = "Lambda.TooManyRequestsException"
 FUNCTION_NOT_READY = "FunctionNotReady"
@@ -269,7 +282,12 @@ class TrafficShiftControlPlane(Construct):
                 ),
             },
             "PublishArtifact": timeout_env,
-            "Prepare": {HOOK_PATTERNS_ENV: ",".join(hook_names)},
+            "Prepare": {
+                HOOK_PATTERNS_ENV: ",".join(hook_names),
+                # Prepare refuses a plan that cannot finish within it, and plans the pause
+                # policy and the history budget up to it (domain.budget).
+                STATE_MACHINE_TIMEOUT_ENV: str(int(timeout.to_seconds())),
+            },
         }
 
         code = python_code_asset(FUNCTIONS_DIR, runtime=RUNTIME, architecture=architecture)
@@ -634,10 +652,11 @@ class TrafficShiftControlPlane(Construct):
         }
 
         revert = self._task("Revert", state_payload, "$.failure")
-        # Revert is the way out of every failure: it retries throttling for about an hour
-        # rather than leave an alias half-shifted, and has no Catch of its own.
+        # Revert is the way out of every failure: it retries throttling and a brownout (5xx,
+        # timeouts) for about an hour rather than leave an alias half-shifted, and has no
+        # Catch of its own.
         revert.add_retry(
-            errors=[THROTTLED, "Lambda.TooManyRequestsException"],
+            errors=[THROTTLED, SERVICE_UNAVAILABLE, "Lambda.TooManyRequestsException"],
             interval=Duration.seconds(1),
             max_attempts=60,
             backoff_rate=2,
@@ -662,8 +681,10 @@ class TrafficShiftControlPlane(Construct):
         )
 
         def caught(task: tasks.LambdaInvoke) -> tasks.LambdaInvoke:
+            # A brownout that outlasted the clients' retries is retried like throttling
+            # (the tasks are idempotent); Check never raises it (a counted read failure).
             task.add_retry(
-                errors=[THROTTLED, INVOKE_THROTTLED],
+                errors=[THROTTLED, SERVICE_UNAVAILABLE, INVOKE_THROTTLED],
                 interval=Duration.seconds(1),
                 max_attempts=6,
                 backoff_rate=2,

@@ -6,7 +6,9 @@ in-memory ones. Nothing here reads the environment or builds a client.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
 from rollout.domain import analysis as stats
@@ -29,7 +31,7 @@ from rollout.domain.errors import (
 from rollout.domain.events import DeploymentEvent, DetailType, event_for
 from rollout.domain.ledger import LockItem, LockResult, Outcome, OutcomeResult, Signal
 from rollout.domain.reconcile import identity_from_input
-from rollout.domain.request import parse_request
+from rollout.domain.request import check_fits_timeout, parse_request
 from rollout.domain.rollout import (
     AlarmState,
     AliasSnapshot,
@@ -109,9 +111,12 @@ class AlarmsPort(Protocol):
 
 
 class MetricsPort(Protocol):
-    def per_version(
+    @property
+    def period_seconds(self) -> int: ...
+
+    def per_minute(
         self, function_name: str, alias: str, versions: Sequence[str], start: float, end: float
-    ) -> dict[str, stats.VersionSample]: ...
+    ) -> dict[str, stats.MinuteSeries]: ...
 
     def alias_traffic(
         self, function_name: str, alias: str, start: float, end: float
@@ -131,13 +136,17 @@ def prepare(
     partition: str | None = None,
     metrics: MetricsPort | None = None,
     hook_patterns: Sequence[str] = gates.DEFAULT_HOOK_PATTERNS,
+    state_machine_timeout_seconds: int = domain.DEFAULT_STATE_MACHINE_TIMEOUT_SECONDS,
 ) -> dict[str, Any]:
     """Validate, resolve the versions, run the pre-flight checks; shift nothing.
 
     `region`, `account` and `partition` are the control plane's own: a function ARN that
     names another is refused, never read as the function of the same name here.
+    `state_machine_timeout_seconds` is the construct's: a plan that cannot finish within it
+    is refused, and the pause policy and the history budget plan up to it.
     """
     parsed = parse_request(event.get("input"))
+    check_fits_timeout(parsed, state_machine_timeout_seconds)
     name, request = parsed.function_name, parsed.request
     for where, theirs, ours in (
         ("partition", parsed.function_partition, partition),
@@ -164,7 +173,7 @@ def prepare(
         )
     # --- ledger: the per-alias lock, before anything is read for, or published by, this run
     execution = str(event.get("executionId", ""))
-    lock = _take_alias(parsed, ledger, execution, now)
+    lock = _take_alias(parsed, ledger, execution, now, state_machine_timeout_seconds)
     # --- end ledger
     try:
         alias = functions.get_alias(name, request.alias)
@@ -209,6 +218,7 @@ def prepare(
         execution_id=str(event.get("executionId", "")),
         now=now,
         published=published,
+        deadline=_started(event, now) + state_machine_timeout_seconds,
     )
     if metrics is not None:
         estimate = detectability(state, metrics, now)
@@ -232,19 +242,31 @@ def prepare(
     return state.wire()
 
 
-def _take_alias(parsed: Any, ledger: LedgerPort, execution: str, now: float) -> LockResult:
+def _take_alias(
+    parsed: Any, ledger: LedgerPort, execution: str, now: float, horizon: int
+) -> LockResult:
     """Take the alias's lock, or refuse naming the execution that holds it (AliasBusy, which
     the state machine retries with a bound, when the input says "onBusy": "wait")."""
     request = parsed.request
     poll = effective_poll_interval(list(parsed.plan), request.poll_interval_seconds)
-    approval = request.approval.timeout_seconds if request.approval is not None else None
-    lease = ledger_domain.lease_seconds_for(gates.longest_check_interval(poll, approval))
+    lease = ledger_domain.lease_seconds_for(gates.longest_check_interval(poll, horizon))
     result = ledger.acquire_lock(parsed.function_name, request.alias, execution, lease, now)
     if not result.acquired:
         raise ledger_domain.busy_error(
             result, parsed.function_name, request.alias, wait=request.on_busy == "wait"
         )
     return result
+
+
+def _started(event: Mapping[str, Any], now: float) -> float:
+    """When the execution started ($$.Execution.StartTime), else `now`."""
+    value = event.get("executionStartTime")
+    if isinstance(value, str) and value:
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            return now
+    return now
 
 
 def _missing_alias_or_function(functions: FunctionsPort, name: str, alias: str) -> InvalidInput:
@@ -338,12 +360,15 @@ def check(
 ) -> dict[str, Any]:
     state = RolloutState.model_validate(event["state"])
     names = state.deployment.alarms
+    # A degraded read (throttled, 5xx, timed out, or too little of the task's time left) is
+    # a counted health-read failure, never a task error that Revert would catch: the
+    # ledger's lease and signals too (DynamoDB in a brownout).
     try:
         alarm_states = alarms.states(names) if names else {}
         analysis = _analysis_view(state, metrics, now)
+        operator = _operator_view(state, ledger, events, now)
     except (Throttled, ServiceUnavailable) as exc:
-        return domain.health_unreadable(state, str(exc)).wire()
-    operator = _operator_view(state, ledger, events, now)
+        return domain.health_unreadable(state, str(exc), now).wire()
     by_token = gates.token_approval(event["state"])
     if by_token and not operator.approved_by:
         operator = operator.model_copy(update={"approved_by": by_token})
@@ -384,7 +409,7 @@ def _operator_view(
     """
     d, cursor = state.deployment, state.cursor
     lease = ledger_domain.lease_seconds_for(
-        gates.longest_check_interval(d.poll_interval_seconds, d.approval_timeout_seconds)
+        gates.longest_check_interval(d.poll_interval_seconds, d.horizon_seconds)
     )
     held = ledger.lock(d.function_name, d.alias)
     if (
@@ -415,9 +440,10 @@ def _operator_view(
     )
 
 
-# Lambda's metrics for a minute can arrive minutes late; the analysis reads everything
-# since the rollout started, so a late minute is counted when it lands. Until the new
-# version has data the verdict is "undecided", which never advances a step.
+# Lambda's metrics for a minute arrive minutes late, and not together: the analysis judges
+# only the minutes that have settled and hold both versions' Invocations and Errors, split by
+# the step each minute belongs to. Until the new version has such data the verdict is
+# "undecided", which never advances a step.
 def _analysis_view(
     state: RolloutState, metrics: MetricsPort | None, now: float
 ) -> AnalysisView | None:
@@ -427,58 +453,57 @@ def _analysis_view(
     if metrics is None:
         raise ValueError("the analysis is on but the Check has no metrics port")
     config = stats.AnalysisConfig.model_validate(d.analysis)
-    samples = metrics.per_version(
-        d.function_name, d.alias, [d.stable_version, d.target_version], d.started_epoch, now
+    period = metrics.period_seconds
+    until = stats.settled_until(config, now, period)
+    series = metrics.per_minute(
+        d.function_name, d.alias, [d.stable_version, d.target_version], d.started_epoch, until
     )
-    empty = stats.VersionSample(0, 0)
-    stable = samples.get(d.stable_version, empty)
-    new = samples.get(d.target_version, empty)
-    verdict = stats.evaluate(config, stable, new, by_step=_by_step(state, stable, new))
-    return AnalysisView(outcome=verdict.outcome, reason=verdict.reason, numbers=verdict.numbers)
+    empty = stats.MinuteSeries()
+    stable_series = series.get(d.stable_version, empty)
+    new_series = series.get(d.target_version, empty)
+    counts = stats.settled_counts(
+        config,
+        stable_series,
+        new_series,
+        step_starts=[_epoch(record.shifted_at) for record in state.steps],
+        now=now,
+        period=period,
+    )
+    stable = dataclasses.replace(
+        counts.stable, p99_ms=stable_series.p99_ms, version=d.stable_version
+    )
+    new = dataclasses.replace(counts.new, p99_ms=new_series.p99_ms, version=d.target_version)
+    verdict = stats.evaluate(config, stable, new, by_step=counts.by_step)
+    reason = verdict.reason
+    if verdict.outcome == "undecided" and counts.minutes_judged == 0:
+        reason += f" (a minute is judged {config.settle_seconds} s after it ends)"
+    numbers = {**verdict.numbers, **counts.numbers, "settleSeconds": config.settle_seconds}
+    return AnalysisView(outcome=verdict.outcome, reason=reason, numbers=numbers)
 
 
-_COUNTS = ("stableInvocations", "stableErrors", "newInvocations", "newErrors")
-
-
-def _by_step(
-    state: RolloutState, stable: stats.VersionSample, new: stats.VersionSample
-) -> list[tuple[stats.VersionSample, stats.VersionSample]]:
-    """The cumulative counts split by weight step, from each finished step's last verdict.
-
-    Pooling steps of different weights would let an outage that hits both versions look
-    like a regression of the one with the larger share; the test stratifies by step. Late
-    datapoints of a step land in the next one's stratum. Any inconsistency (counts that went
-    down) gives no split, and the test pools.
-    """
-    previous = (0, 0, 0, 0)
-    strata: list[tuple[int, int, int, int]] = []
-    for record in state.steps[:-1]:
-        if not record.analysis:
-            return []
-        current = tuple(int(record.analysis.get(key, 0)) for key in _COUNTS)
-        strata.append(tuple(c - p for c, p in zip(current, previous, strict=True)))  # type: ignore[arg-type]
-        previous = current  # type: ignore[assignment]
-    totals = (stable.invocations, stable.errors, new.invocations, new.errors)
-    strata.append(tuple(t - p for t, p in zip(totals, previous, strict=True)))  # type: ignore[arg-type]
-    if any(value < 0 for stratum in strata for value in stratum) or any(
-        st[1] > st[0] or st[3] > st[2] for st in strata
-    ):
-        return []
-    return [
-        (stats.VersionSample(si, se, stable.p99_ms), stats.VersionSample(ni, ne, new.p99_ms))
-        for si, se, ni, ne in strata
-    ]
+def _epoch(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
 def detectability(
     state: RolloutState, metrics: MetricsPort, now: float, window_seconds: int = 3600
 ) -> dict[str, Any] | None:
-    """Pre-flight: what regression can this plan detect, given the alias's recent traffic?"""
+    """Pre-flight: what regression can this plan detect, given the alias's recent traffic?
+
+    The rate is read over the last settled hour (the latest minutes are still arriving, and
+    would read as a lull). Every bake's traffic counts: a step undecided at the end of its
+    bake waits `settleSeconds` more for its last minutes (domain.judge), so a verdict comes
+    about settleSeconds + one minute after the traffic it judges (`verdictLagSeconds`).
+    """
     d = state.deployment
     if d.analysis is None:
         return None
     config = stats.AnalysisConfig.model_validate(d.analysis)
-    invocations, errors = metrics.alias_traffic(d.function_name, d.alias, now - window_seconds, now)
+    period = metrics.period_seconds
+    until = stats.settled_until(config, now, period)
+    invocations, errors = metrics.alias_traffic(
+        d.function_name, d.alias, until - window_seconds, until
+    )
     rate = invocations / window_seconds
     plan = [(float(s["percent"]), int(s["bakeSeconds"])) for s in d.plan if s["percent"] < 100]
     expected = stats.expected_new_invocations(rate, plan)
@@ -494,6 +519,7 @@ def detectability(
         "smallestDetectableIncrease": None if smallest is None else round(smallest, 6),
         "configuredIncrease": config.max_error_rate_increase,
         "detectable": detectable,
+        "verdictLagSeconds": config.settle_seconds + period,
     }
     if not detectable:
         summary["warning"] = (
