@@ -27,7 +27,7 @@ import boto3
 from moto import mock_aws
 from moto.core.config import DefaultConfig
 
-from trafficshift.emulator import fidelity, lambda_runtime
+from trafficshift.emulator import fidelity, lambda_metrics, lambda_runtime
 from trafficshift.emulator.template import DeployedControlPlane, load_template, synthesize_template
 
 __all__ = ["MOTO_CONFIG", "LocalCloud"]
@@ -38,6 +38,9 @@ MOTO_CONFIG: DefaultConfig = {
     "lambda": {"use_docker": False},
     "stepfunctions": {"execute_state_machine": True},
 }
+
+# The Check's metric period (rollout.adapters.metrics), set when the emulator compresses time.
+_METRIC_PERIOD = "TRAFFICSHIFT_METRIC_PERIOD_SECONDS"
 
 _FAKE_ENVIRONMENT = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -54,6 +57,9 @@ class LocalCloud:
         load_control_plane: False to deploy nothing (only the faithful AWS APIs).
         routing_seed: seed of alias weighted routing, for reproducible tests.
         parameters: CloudFormation parameter values, over the template's defaults.
+        metric_delivery: how invocations' AWS/Lambda metrics arrive (`lambda_metrics`);
+            default AWS_LIKE: per minute, 1 to 3 minutes late, each metric on its own. A
+            shorter "minute" compresses time: the Check then reads periods of that length.
     """
 
     def __init__(
@@ -64,12 +70,14 @@ class LocalCloud:
         load_control_plane: bool = True,
         routing_seed: int | None = None,
         parameters: dict[str, Any] | None = None,
+        metric_delivery: lambda_metrics.Delivery | None = None,
     ) -> None:
         self._template = template
         self._region = region
         self._load_control_plane = load_control_plane
         self._routing_seed = routing_seed
         self._parameters = parameters
+        self._metric_delivery = metric_delivery or lambda_metrics.AWS_LIKE
         self._mock: Any = None
         self._installed_fidelity = False
         self._saved_environment: dict[str, str | None] = {}
@@ -81,6 +89,11 @@ class LocalCloud:
         if self._mock is not None:
             raise RuntimeError("LocalCloud is already started")
         defaults = {**_FAKE_ENVIRONMENT, "AWS_DEFAULT_REGION": self._region}
+        lambda_metrics.configure(self._metric_delivery)
+        if self._metric_delivery.minute_seconds != 60:
+            period = str(self._metric_delivery.minute_seconds)
+            self._saved_environment[_METRIC_PERIOD] = os.environ.get(_METRIC_PERIOD)
+            os.environ[_METRIC_PERIOD] = period
         for name, value in defaults.items():
             if not os.environ.get(name):
                 self._saved_environment[name] = os.environ.get(name)

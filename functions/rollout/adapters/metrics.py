@@ -8,38 +8,60 @@ versions are read over the same window, on the same alias, in one call.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from rollout.adapters.aws import client, translated
-from rollout.domain.analysis import VersionSample
+from rollout.domain.analysis import LAMBDA_METRIC_PERIOD_SECONDS, MinuteSeries
 
-# AWS/Lambda metrics are published per minute; summing 60 s buckets over the window gives
-# the window's totals. (The emulator publishes at 1 s; 60 s buckets sum those just the same.)
-PERIOD_SECONDS = 60
+# The environment variable that shortens the metric "minute", for the emulator's time
+# compression only: AWS/Lambda metrics are 1-minute, so on AWS it must stay unset (60).
+PERIOD_ENVIRONMENT_VARIABLE = "TRAFFICSHIFT_METRIC_PERIOD_SECONDS"
+_PERIODS = (1, 5, 10, 30)  # GetMetricData's periods below a minute; else multiples of 60
+
+
+def metric_period_seconds() -> int:
+    """Lambda's metric period (60 s), unless the emulator compresses time (see above)."""
+    text = os.environ.get(PERIOD_ENVIRONMENT_VARIABLE, "")
+    if not text:
+        return LAMBDA_METRIC_PERIOD_SECONDS
+    value = int(text)
+    if value not in _PERIODS and (value <= 0 or value % 60):
+        raise ValueError(f"{PERIOD_ENVIRONMENT_VARIABLE}={text} is not a CloudWatch period")
+    return value
 
 
 class LambdaMetrics:
     def __init__(self, cloudwatch_client: Any | None = None) -> None:
         self._client = cloudwatch_client or client("cloudwatch")
 
-    def per_version(
+    @property
+    def period_seconds(self) -> int:
+        return metric_period_seconds()
+
+    def per_minute(
         self,
         function_name: str,
         alias: str,
         versions: Sequence[str],
         start: float,
         end: float,
-    ) -> dict[str, VersionSample]:
-        """Cumulative counts per version; p99 is over the whole window
-        (None without data). No datapoint gives zero invocations: undecided, never healthy."""
+    ) -> dict[str, MinuteSeries]:
+        """Each version's Invocations and Errors per minute, as CloudWatch has them now, and
+        its p99 Duration over the whole window (None without data). `end` is a minute
+        boundary: the caller asks only for minutes it may judge. A minute without a
+        datapoint is left out, never read as zero."""
+        period = self.period_seconds
         # Align the window to whole minutes: a bucket that starts before the rollout only
         # adds the stable version's own earlier traffic; the new one had none.
-        aligned = start - start % PERIOD_SECONDS
+        aligned = start - start % period
+        if end <= aligned:
+            return {version: MinuteSeries() for version in versions}
         # p99 over ONE period spanning the whole window, for both versions: per-minute p99s
         # are biased against the version with fewer samples per minute (the new one).
-        whole = PERIOD_SECONDS * max(1, math.ceil((max(end, start + 1) - aligned) / PERIOD_SECONDS))
+        whole = 60 * max(1, math.ceil((end - aligned) / 60))
         queries = []
         for index, version in enumerate(versions):
             dimensions = [
@@ -47,9 +69,9 @@ class LambdaMetrics:
                 {"Name": "Resource", "Value": f"{function_name}:{alias}"},
                 {"Name": "ExecutedVersion", "Value": version},
             ]
-            for key, metric, stat, period in (
-                ("inv", "Invocations", "Sum", PERIOD_SECONDS),
-                ("err", "Errors", "Sum", PERIOD_SECONDS),
+            for key, metric, stat, length in (
+                ("inv", "Invocations", "Sum", period),
+                ("err", "Errors", "Sum", period),
                 ("p99", "Duration", "p99", whole),
             ):
                 queries.append(
@@ -61,32 +83,35 @@ class LambdaMetrics:
                                 "MetricName": metric,
                                 "Dimensions": dimensions,
                             },
-                            "Period": period,
+                            "Period": length,
                             "Stat": stat,
                         },
                         "ReturnData": True,
                     }
                 )
-        start_at = datetime.fromtimestamp(aligned, tz=UTC)
-        end_at = datetime.fromtimestamp(max(end, start + 1), tz=UTC)
-        values: dict[str, list[float]] = {}
+        values: dict[str, dict[int, float]] = {}
         with translated("GetMetricData"):
             pages = self._client.get_paginator("get_metric_data").paginate(
-                MetricDataQueries=queries, StartTime=start_at, EndTime=end_at
+                MetricDataQueries=queries,
+                StartTime=datetime.fromtimestamp(aligned, tz=UTC),
+                EndTime=datetime.fromtimestamp(end, tz=UTC),
             )
             for page in pages:
                 for result in page.get("MetricDataResults", []):
-                    found = [float(v) for v in result.get("Values", []) if v is not None]
-                    values.setdefault(result["Id"], []).extend(found)
-        out: dict[str, VersionSample] = {}
+                    found = values.setdefault(result["Id"], {})
+                    for at, value in zip(
+                        result.get("Timestamps", []), result.get("Values", []), strict=False
+                    ):
+                        if value is not None:
+                            minute = int(at.timestamp())
+                            found[minute] = found.get(minute, 0.0) + float(value)
+        out: dict[str, MinuteSeries] = {}
         for index, version in enumerate(versions):
-            invocations = values.get(f"inv{index}", [])
-            p99 = values.get(f"p99{index}", [])
-            out[version] = VersionSample(
-                invocations=round(sum(invocations)),
-                errors=round(sum(values.get(f"err{index}", []))),
-                p99_ms=max(p99) if p99 else None,
-                version=version,
+            p99 = values.get(f"p99{index}", {})
+            out[version] = MinuteSeries(
+                invocations=values.get(f"inv{index}", {}),
+                errors=values.get(f"err{index}", {}),
+                p99_ms=max(p99.values()) if p99 else None,
             )
         return out
 
@@ -107,7 +132,7 @@ class LambdaMetrics:
                         "MetricName": name,
                         "Dimensions": dimensions,
                     },
-                    "Period": PERIOD_SECONDS,
+                    "Period": self.period_seconds,
                     "Stat": "Sum",
                 },
             }

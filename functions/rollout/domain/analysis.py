@@ -31,8 +31,9 @@ bench/analysis.py measures all of it against Wald's oracle and the usual alarms.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from dataclasses import field as _field
 from statistics import NormalDist
 from typing import Any, Literal
 
@@ -48,6 +49,13 @@ Outcome = Literal["fail", "pass", "undecided"]
 # a wider grid pays log(1/weight) in evidence for every component it adds.
 FAIL_MIXTURE: tuple[tuple[float, float], ...] = ((1.0, 0.4), (3.0, 0.35), (9.0, 0.25))
 _MAX_EXTENSION_SECONDS = 7 * 24 * 3600  # the longest plan (strategies.MAX_TOTAL_BAKE_SECONDS)
+# Lambda sends its metrics to CloudWatch in 1-minute intervals (Lambda guide: monitoring-metrics).
+LAMBDA_METRIC_PERIOD_SECONDS = 60
+# How long after a minute ends its datapoints are taken as complete (docs/decisions.md, 11.4):
+# a minute's metrics are emitted when its invocations finish and reach CloudWatch a minute or
+# two later, and each metric on its own schedule.
+DEFAULT_SETTLE_SECONDS = 180
+_MAX_SETTLE_SECONDS = 3600
 _Z = NormalDist()
 
 
@@ -82,6 +90,10 @@ class AnalysisConfig(BaseModel):
     refuse_undetectable: bool = Field(default=False, strict=True)
     """Refuse to start (PreflightFailed) when the pre-flight estimate says the plan, at the
     alias's recent traffic, cannot detect `max_error_rate_increase`; by default only warn."""
+    settle_seconds: int = Field(default=DEFAULT_SETTLE_SECONDS, ge=0, le=_MAX_SETTLE_SECONDS)
+    """Judge a minute only once it ended this long ago: Lambda's datapoints arrive late, and
+    its metrics not together. Raise it above the function's Timeout (a metric is emitted when
+    the invocation ends, timestamped when it started)."""
 
     @field_validator(
         "enabled",
@@ -92,6 +104,7 @@ class AnalysisConfig(BaseModel):
         "latency_p99_tolerance",
         "min_latency_invocations",
         "max_extension_seconds",
+        "settle_seconds",
         mode="before",
     )
     @classmethod
@@ -146,6 +159,90 @@ class Verdict:
     outcome: Outcome
     reason: str  # one sentence a person can read in the execution's Cause
     numbers: dict[str, float | int | str]  # everything behind the verdict, JSON-serializable
+
+
+@dataclass(frozen=True)
+class MinuteSeries:
+    """One version's datapoints as GetMetricData returns them: minute start (epoch s) -> Sum.
+
+    A minute with no datapoint is absent, never zero: it may still be on its way.
+    """
+
+    invocations: Mapping[int, float] = _field(default_factory=dict)
+    errors: Mapping[int, float] = _field(default_factory=dict)
+    p99_ms: float | None = None  # p99 Duration over the window read
+
+
+@dataclass(frozen=True)
+class SettledCounts:
+    """The counts the analysis may judge: settled minutes where every series is present."""
+
+    stable: VersionSample
+    new: VersionSample
+    by_step: tuple[tuple[VersionSample, VersionSample], ...]
+    settled_until: float  # the end of the last minute that may be judged (epoch s)
+    minutes_judged: int
+    minutes_incomplete: int  # settled, but a version's Invocations or Errors is missing
+
+    @property
+    def numbers(self) -> dict[str, float | int | str]:
+        return {
+            "settledUntil": self.settled_until,
+            "minutesJudged": self.minutes_judged,
+            "minutesIncomplete": self.minutes_incomplete,
+        }
+
+
+def settled_until(config: AnalysisConfig, now: float, period: int) -> float:
+    """The end of the last whole minute that ended at least `settle_seconds` ago."""
+    return math.floor((now - config.settle_seconds) / period) * period
+
+
+def settled_counts(
+    config: AnalysisConfig,
+    stable: MinuteSeries,
+    new: MinuteSeries,
+    *,
+    step_starts: Sequence[float],
+    now: float,
+    period: int = LAMBDA_METRIC_PERIOD_SECONDS,
+) -> SettledCounts:
+    """The counts of the minutes that have settled and are complete, split by weight step.
+
+    A minute is judged only when it ended `settle_seconds` before `now` and both versions'
+    Invocations and Errors are there: a minute whose error-free Invocations landed before its
+    Errors would otherwise read as evidence of health. Each minute belongs to the step whose
+    shift (`step_starts`, ascending) came at or before its start (the first step for earlier
+    ones): the split never depends on when a datapoint arrived, and is never pooled.
+    """
+    cutoff = settled_until(config, now, period)
+    series = (stable.invocations, stable.errors, new.invocations, new.errors)
+    seen = sorted({m for s in series for m in s if m + period <= cutoff})
+    starts = sorted(step_starts) or [-math.inf]
+    strata = [[0, 0, 0, 0] for _ in starts]
+    judged = incomplete = 0
+    for minute in seen:
+        if not all(minute in s for s in series):
+            incomplete += 1
+            continue
+        judged += 1
+        index = max(0, sum(1 for start in starts if start <= minute) - 1)
+        for slot, values in enumerate(series):
+            strata[index][slot] += _whole(values[minute])
+    pairs = tuple((VersionSample(si, se), VersionSample(ni, ne)) for si, se, ni, ne in strata)
+    return SettledCounts(
+        stable=VersionSample(sum(p[0].invocations for p in pairs), sum(p[0].errors for p in pairs)),
+        new=VersionSample(sum(p[1].invocations for p in pairs), sum(p[1].errors for p in pairs)),
+        by_step=pairs if len(pairs) > 1 else (),
+        settled_until=cutoff,
+        minutes_judged=judged,
+        minutes_incomplete=incomplete,
+    )
+
+
+def _whole(value: float) -> int:
+    # GetMetricData returns Sum as a float (150.0); partial datapoints of a minute sum exactly.
+    return round(value)
 
 
 def evaluate(

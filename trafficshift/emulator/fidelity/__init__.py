@@ -19,6 +19,7 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
+from trafficshift.emulator import lambda_metrics
 from trafficshift.emulator.fidelity import cloudwatch, events, lambda_, stepfunctions
 from trafficshift.emulator.fidelity._common import (
     ResourceConflictException,
@@ -44,6 +45,7 @@ __all__ = [
 PATCHES: tuple[Callable[[], list[_Replacement]], ...] = (
     stepfunctions.send_task_failure_keeps_the_cause,
     cloudwatch.get_metric_data_percentiles,
+    lambda_metrics.delivers_on_read,
     lambda_.in_process_invoke,
     lambda_.function_environments_are_isolated,
     lambda_.lambda_functions_time_out,
@@ -59,6 +61,9 @@ PATCHES: tuple[Callable[[], list[_Replacement]], ...] = (
     events.event_rules_deliver_to_lambda_and_step_functions,
     stepfunctions.execution_status_change_events,
     lambda_.code_signing_configs,
+    stepfunctions.history_events_are_limited,
+    stepfunctions.states_all_does_not_catch_terminal_errors,
+    stepfunctions.error_causes_are_limited,
 )
 
 _install_lock = threading.Lock()

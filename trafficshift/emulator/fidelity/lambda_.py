@@ -29,7 +29,7 @@ from moto.awslambda.responses import LambdaResponse
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core.responses import BaseResponse
 
-from trafficshift.emulator import lambda_runtime
+from trafficshift.emulator import lambda_metrics, lambda_runtime
 from trafficshift.emulator.fidelity._common import (
     _STALE_REVISION,
     InvalidRequestContentException,
@@ -237,7 +237,17 @@ def _run_in_process(
     )
     environment = _runtime_environment(backend, executed, context)
 
+    started_at = time.time()
     payload, failed = _call_handler(executed, event, context, environment)
+    lambda_metrics.record_invocation(
+        backend,
+        name,
+        effective_qualifier,
+        executed_version,
+        payload=payload,
+        failed=failed,
+        started_at=started_at,
+    )  # Lambda's AWS/Lambda metrics (see lambda_metrics)
     if invocation_type == "Event":
         # Asynchronous invokes run synchronously here; AWS queues them and retries errors.
         if failed:
