@@ -11,6 +11,20 @@ from typing import Any
 
 from moto.events.models import events_backends
 from moto.stepfunctions.models import StateMachineInstance
+from moto.stepfunctions.parser.api import ExecutionFailedEventDetails, HistoryEventType
+from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+    FailureEvent,
+    FailureEventException,
+)
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import (
+    StatesErrorName,
+)
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+    StatesErrorNameType,
+)
+from moto.stepfunctions.parser.asl.eval.environment import Environment
+from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
 from moto.stepfunctions.parser.backend.execution import (
     BaseExecutionWorkerCommunication,
     Execution,
@@ -199,3 +213,169 @@ def send_task_failure_keeps_the_cause() -> list[_Replacement]:
         return send_task_failure
 
     return [_Replacement(StepFunctionResponse, "send_task_failure", build)]
+
+
+# Step Functions' hard limits (docs/decisions.md, 11.2).
+HISTORY_LIMIT = 25_000
+
+
+def history_limit_cause(limit: int | None = None) -> str:
+    return (
+        "The execution reached the maximum number of history events "
+        f"({HISTORY_LIMIT if limit is None else limit})."
+    )
+
+
+MAX_CAUSE = 32_768
+_TERMINAL_EVENTS = frozenset(
+    {"ExecutionFailed", "ExecutionSucceeded", "ExecutionAborted", "ExecutionTimedOut"}
+)
+
+
+class _HistoryLimitReached(FailureEventException):
+    """Raised by every event an execution tries to add past its limit, so that no state,
+    Retry or Catch runs again; the program ends with this execution failure."""
+
+    def __init__(self) -> None:
+        event = FailureEvent.__new__(FailureEvent)
+        event.__dict__.update(
+            state_name=None,
+            source_event_id=0,
+            error_name=StatesErrorName(typ=StatesErrorNameType.StatesRuntime),
+            # Not a terminal type: the failed state's own failure event raises this again.
+            event_type=HistoryEventType.TaskFailed,
+            event_details=EventDetails(
+                executionFailedEventDetails=ExecutionFailedEventDetails(
+                    error="States.Runtime", cause=history_limit_cause()
+                )
+            ),
+        )
+        super().__init__(event)
+
+    def get_execution_failed_event_details(self) -> ExecutionFailedEventDetails:
+        return ExecutionFailedEventDetails(error="States.Runtime", cause=history_limit_cause())
+
+
+def history_events_are_limited() -> list[_Replacement]:
+    """An execution fails when its history reaches 25,000 events.
+
+    AWS: "Maximum execution history size: 25,000 events in a single state machine
+    execution history. If the execution history reaches this quota the execution fails"
+    (Step Functions developer guide, "Step Functions service quotas"; "Avoid reaching the
+    history quota", bp-history-limit). The execution fails with error `States.Runtime` and
+    cause "The execution reached the maximum number of history events (25000).", and event
+    25,000 is that ExecutionFailed event itself: 24,999 is the last the states wrote
+    (measured on AWS in floci-io/floci#2734; also loads/ardere#86). No Catch catches it
+    (States.ALL catches no States.Runtime: "Error names", concepts-error-handling).
+
+    moto: keeps any number of events; a loop runs until its own end.
+    """
+
+    def build(original: Any) -> Any:
+        def add_event(
+            self: EventManager, context: Any, event_type: Any, *args: Any, **kw: Any
+        ) -> Any:
+            kind = str(getattr(event_type, "value", event_type))
+            if len(self._history_event_list) >= HISTORY_LIMIT - 1 and kind not in _TERMINAL_EVENTS:
+                raise _HistoryLimitReached()
+            return original(self, context, event_type, *args, **kw)
+
+        return add_event
+
+    return [_Replacement(EventManager, "add_event", build)]
+
+
+_UNCATCHABLE = frozenset(
+    {StatesErrorNameType.StatesStatesDataLimitExceeded, StatesErrorNameType.StatesRuntime}
+)
+
+
+def states_all_does_not_catch_terminal_errors() -> list[_Replacement]:
+    """`States.ALL` in a Retry or Catch does not match States.DataLimitExceeded or
+    States.Runtime.
+
+    AWS: "States.ALL: a wildcard that matches any known error name. The States.ALL error
+    type ... can't catch the States.DataLimitExceeded terminal error type and runtime error
+    types"; States.DataLimitExceeded is reported when "the output of a state is larger than
+    payload size quota" (256 KiB of UTF-8, "Step Functions service quotas") and is "a
+    terminal error that can't be caught by the States.ALL error type" (Step Functions
+    developer guide, "Error handling", Error names). So a task whose output is too large
+    fails the execution: its Catch into a cleanup state never runs.
+
+    moto: raises States.DataLimitExceeded on an oversized state output, but its
+    `ErrorEqualsDecl` matches States.ALL against every error, so the Catch runs.
+    """
+    from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import (
+        ErrorEqualsDecl,
+    )
+
+    def build(original: Any) -> Any:
+        def _eval_body(self: ErrorEqualsDecl, env: Any) -> None:
+            error_name = env.stack[-1] if env.stack else None
+            typ = (
+                getattr(error_name, "typ", None)
+                if isinstance(error_name, StatesErrorName)
+                else None
+            )
+            if typ in _UNCATCHABLE and not any(
+                isinstance(n, StatesErrorName) and n.typ == typ for n in self.error_names
+            ):
+                env.stack.pop()
+                env.stack.append(False)  # only a retrier or catcher naming it matches
+                return
+            original(self, env)
+
+        return _eval_body
+
+    return [_Replacement(ErrorEqualsDecl, "_eval_body", build)]
+
+
+def error_causes_are_limited() -> list[_Replacement]:
+    """An error's Cause holds at most 32,768 characters.
+
+    AWS: every failure's `cause` (ExecutionFailedEventDetails, TaskFailedEventDetails,
+    LambdaFunctionFailedEventDetails, ...) has "Length Constraints: Minimum length of 0.
+    Maximum length of 32768" (Step Functions API reference), and SendTaskFailure refuses a
+    longer `cause` with ValidationException ("Member must have length less than or equal
+    to 32768", API_SendTaskFailure; seen in irothschild/stefuna#8). What the service does
+    with a longer Cause from a Fail state is not documented: the emulator takes the strict
+    reading and fails such an execution with States.Runtime naming the limit, so that no
+    code tested here relies on a Cause that long reaching anyone.
+
+    moto: accepts and stores a Cause of any length.
+    """
+
+    def build_set_error(original: Any) -> Any:
+        def set_error(self: Any, error: ExecutionFailedEventDetails) -> None:
+            cause = (error or {}).get("cause") or ""
+            if len(cause) > MAX_CAUSE:
+                error = ExecutionFailedEventDetails(
+                    error="States.Runtime",
+                    cause=(
+                        f"The execution's failure cause has {len(cause)} characters, more "
+                        f"than the limit of {MAX_CAUSE}."
+                    ),
+                )
+            original(self, error)
+
+        return set_error
+
+    def build_send_task_failure(original: Any) -> Any:
+        def send_task_failure(
+            self: Any, task_token: str, error: Any = None, cause: Any = None
+        ) -> Any:
+            if cause is not None and len(cause) > MAX_CAUSE:
+                from moto.stepfunctions.exceptions import ValidationException
+
+                raise ValidationException(
+                    "1 validation error detected: Value at 'cause' failed to satisfy "
+                    f"constraint: Member must have length less than or equal to {MAX_CAUSE}"
+                )
+            return original(self, task_token, error=error, cause=cause)
+
+        return send_task_failure
+
+    return [
+        _Replacement(Environment, "set_error", build_set_error),
+        _Replacement(StepFunctionsParserBackend, "send_task_failure", build_send_task_failure),
+    ]
