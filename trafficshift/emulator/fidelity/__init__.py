@@ -26,7 +26,11 @@ from trafficshift.emulator.fidelity._common import (
     _Replacement,
     seed_routing,
 )
-from trafficshift.emulator.fidelity.lambda_ import set_update_duration
+from trafficshift.emulator.fidelity.lambda_ import (
+    set_snapshot_duration,
+    set_snapshot_failure,
+    set_update_duration,
+)
 
 __all__ = [
     "PATCHES",
@@ -37,6 +41,8 @@ __all__ = [
     "installed",
     "lambda_",
     "seed_routing",
+    "set_snapshot_duration",
+    "set_snapshot_failure",
     "set_update_duration",
     "stepfunctions",
     "uninstall",
@@ -58,6 +64,7 @@ PATCHES: tuple[Callable[[], list[_Replacement]], ...] = (
     stepfunctions.start_execution_while_others_exist,
     lambda_.update_function_code_reads_S3ObjectVersion_and_RevisionId,
     lambda_.function_updates_take_time,
+    lambda_.snap_start_versions_are_pending,
     events.event_rules_deliver_to_lambda_and_step_functions,
     stepfunctions.execution_status_change_events,
     lambda_.code_signing_configs,

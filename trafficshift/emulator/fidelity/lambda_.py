@@ -218,6 +218,7 @@ def _run_in_process(
     alias = _aliases_of(backend, name).get(effective_qualifier or "")
     if alias is not None:
         executed = backend.get_function(name, _pick_version(alias))
+    _refuse_unless_active(executed)  # a SnapStart version still Pending, or Failed
     executed_version = str(executed.version)
     response_headers["x-amz-executed-version"] = executed_version
 
@@ -885,4 +886,144 @@ def function_updates_take_time() -> list[_Replacement]:
         _Replacement(LambdaResponse, "publish_version", build_refuse(2)),
         _Replacement(LambdaResponse, "update_function_code", build_refuse(2)),
         _Replacement(LambdaResponse, "update_function_configuration", build_refuse(2)),
+    ]
+
+
+# SnapStart: how long a published version's snapshot takes, and how it ends.
+_snapshot_seconds = 3.0
+_snapshot_failure: tuple[str, str] | None = None  # (StateReasonCode, StateReason)
+_SNAPSHOT_PENDING = ("Creating", "The function is being created.")
+
+
+def set_snapshot_duration(seconds: float) -> None:
+    """How long a version published from a SnapStart function stays `Pending` (default 3 s).
+
+    AWS takes seconds to minutes to initialize the code and snapshot it; tests set this
+    small (e.g. 0.5 s) to stay fast, and never 0 where the wait itself is under test.
+    """
+    global _snapshot_seconds
+    if seconds < 0:
+        raise ValueError("seconds must be >= 0")
+    _snapshot_seconds = float(seconds)
+
+
+def set_snapshot_failure(reason: str | None, code: str = "FunctionError") -> None:
+    """Make the snapshots of the versions published from now on fail (None: succeed again).
+
+    Such a version ends `State: Failed` with this `StateReason` and `StateReasonCode` once
+    its `Pending` time is over, as AWS reports a version whose initialization or snapshot
+    failed.
+    """
+    global _snapshot_failure
+    _snapshot_failure = None if reason is None else (code, reason)
+
+
+def _snap_start_applies(fn: LambdaFunction) -> bool:
+    return bool(getattr(fn, "_ts_snap_start", "None") == "PublishedVersions")
+
+
+def _snapshot_state(fn: LambdaFunction) -> tuple[str, str, str] | None:
+    """(State, StateReasonCode, StateReason) of a SnapStart version that is not Active."""
+    if not getattr(fn, "_ts_snapshot_started", False):
+        return None
+    if time.monotonic() < getattr(fn, "_ts_snapshot_until", 0.0):
+        return ("Pending", *_SNAPSHOT_PENDING)
+    failure: tuple[str, str] | None = getattr(fn, "_ts_snapshot_failure", None)
+    return ("Failed", *failure) if failure else None
+
+
+def _refuse_unless_active(fn: LambdaFunction) -> None:
+    """Invoke of a version that is not Active, as Lambda answers it (see the patch below)."""
+    snapshot = _snapshot_state(fn)
+    if snapshot is not None:
+        raise ResourceConflictException(
+            "The operation cannot be performed at this time. The function is currently in "
+            f"the following state: {snapshot[0]}"
+        )
+
+
+def snap_start_versions_are_pending() -> list[_Replacement]:
+    """A version published from a SnapStart function is `Pending` until its snapshot exists.
+
+    AWS: with `SnapStart: {ApplyOn: PublishedVersions}`, PublishVersion initializes the
+    code and snapshots it; the version is `Pending` meanwhile, then `Active` (or `Failed`
+    with a `StateReason`, e.g. when the initialization code fails), and its `SnapStart`
+    reports `OptimizationStatus: On` (Lambda guide: "Activating and managing Lambda
+    SnapStart", https://docs.aws.amazon.com/lambda/latest/dg/snapstart-activate.html, its
+    "Lambda SnapStart and function states"; API_SnapStartResponse). "Lambda does not invoke
+    a function during pending state. Any invocations or other API actions that operate on
+    the function will fail" (Lambda guide: "Lambda function states",
+    https://docs.aws.amazon.com/lambda/latest/dg/functions-states.html): Invoke answers 409
+    ResourceConflictException "The operation cannot be performed at this time. The function
+    is currently in the following state: Pending" (as reported in
+    remotion-dev/remotion#1186 and aws/serverless-application-model#2356).
+
+    moto: ignores `SnapStart` (CreateFunction and UpdateFunctionConfiguration drop it; every
+    configuration reports `{"ApplyOn": "None", "OptimizationStatus": "Off"}`), and every
+    version is `Active` at once.
+
+    Here: `SnapStart.ApplyOn` is kept; a version published while it is `PublishedVersions`
+    is `Pending` (StateReasonCode `Creating`) for :func:`set_snapshot_duration` seconds, then
+    `Active`, or `Failed` as :func:`set_snapshot_failure` says; an Invoke that resolves to
+    it (by version, or through an alias that routes to it) fails as above.
+    """
+
+    def snap_start_of(spec: Any) -> str:
+        value = spec.get("SnapStart") if isinstance(spec, Mapping) else None
+        return str(value.get("ApplyOn") or "None") if isinstance(value, Mapping) else "None"
+
+    def build_init(original: Any) -> Any:
+        def __init__(
+            self: LambdaFunction, account_id: str, spec: dict[str, Any], *a: Any, **k: Any
+        ) -> None:
+            original(self, account_id, spec, *a, **k)
+            setattr(self, "_ts_snap_start", snap_start_of(spec))  # noqa: B010
+
+        return __init__
+
+    def build_update(original: Any) -> Any:
+        def update_configuration(self: LambdaFunction, config_updates: dict[str, Any]) -> Any:
+            if isinstance(config_updates, Mapping) and "SnapStart" in config_updates:
+                setattr(self, "_ts_snap_start", snap_start_of(config_updates))  # noqa: B010
+            return original(self, config_updates)
+
+        return update_configuration
+
+    def build_publish(original: Any) -> Any:
+        def publish_version(self: LambdaStorage, *args: Any, **kwargs: Any) -> Any:
+            published = original(self, *args, **kwargs)
+            if (
+                published is not None
+                and _snap_start_applies(published)
+                and not getattr(published, "_ts_snapshot_started", False)
+            ):
+                setattr(published, "_ts_snapshot_started", True)  # noqa: B010
+                until = time.monotonic() + _snapshot_seconds
+                setattr(published, "_ts_snapshot_until", until)  # noqa: B010
+                setattr(published, "_ts_snapshot_failure", _snapshot_failure)  # noqa: B010
+            return published
+
+        return publish_version
+
+    def build_configuration(original: Any) -> Any:
+        def get_configuration(self: LambdaFunction, on_create: bool = False) -> dict[str, Any]:
+            config: dict[str, Any] = original(self, on_create)
+            apply_on = getattr(self, "_ts_snap_start", "None")
+            snapshotted = bool(getattr(self, "_ts_snapshot_started", False))
+            config["SnapStart"] = {
+                "ApplyOn": apply_on,
+                "OptimizationStatus": "On" if snapshotted else "Off",
+            }
+            snapshot = _snapshot_state(self)
+            if snapshot is not None:
+                config["State"], config["StateReasonCode"], config["StateReason"] = snapshot
+            return config
+
+        return get_configuration
+
+    return [
+        _Replacement(LambdaFunction, "__init__", build_init),
+        _Replacement(LambdaFunction, "update_configuration", build_update),
+        _Replacement(LambdaStorage, "publish_version", build_publish),
+        _Replacement(LambdaFunction, "get_configuration", build_configuration),
     ]
