@@ -5,7 +5,8 @@ The pattern for a handler module (cold start: `python bench/import_time.py`, a b
 - at the top, import what every invocation uses: this module, the use-case module and
   the adapters the handler builds; a rollout task also takes `ledger()`/`events()` from
   `_ports`. Nothing moves into the first invocation that every invocation needs.
-- import here nothing but Powertools: the artifact handlers share it and use no ledger.
+- import here nothing but Powertools (and `adapters.aws`, which every handler's adapters
+  import anyway): the artifact handlers share it and use no ledger.
 - never import boto3 (it imports s3transfer, ~20 ms): build clients with
   `rollout.adapters.aws.client(service)`, or `make_client(service, config)` for a
   client of your own config.
@@ -21,6 +22,8 @@ from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
+
+from rollout.adapters.aws import time_budget
 
 # The service name comes from POWERTOOLS_SERVICE_NAME; each log line carries the
 # execution ARN as correlation id (inject_lambda_context(correlation_id_path=...)).
@@ -39,12 +42,19 @@ STEP_DURATION = "StepDuration"
 Handler = TypeVar("Handler", bound=Callable[..., Any])
 
 
+# The handlers' one clock: time.time, always, on AWS. The emulator's opt-in virtual clock
+# (trafficshift.emulator.clock) swaps it, so that days of Waits run in seconds.
+_clock: Callable[[], float] = time.time
+
+
 def now() -> float:
-    return time.time()
+    return _clock()
 
 
 def log_metrics(handler: Handler) -> Handler:
-    """Publish what the invocation counted (one EMF record), even when it raises.
+    """Publish what the invocation counted (one EMF record), even when it raises; and bound
+    the invocation's AWS calls by its remaining time (`aws.time_budget`: no attempt starts
+    that Lambda's timeout would cut short).
 
     Powertools' own `metrics.log_metrics` does the same but warns on every invocation that
     counted nothing, and most Checks only keep baking: for us that is normal, not a mistake.
@@ -54,7 +64,8 @@ def log_metrics(handler: Handler) -> Handler:
     @functools.wraps(handler)
     def publishing(event: Any, context: Any) -> Any:
         try:
-            return handler(event, context)
+            with time_budget(context):
+                return handler(event, context)
         finally:
             _flush()
 
