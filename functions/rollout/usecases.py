@@ -188,11 +188,13 @@ def prepare(
     published = False
     if request.publish:
         latest = functions.get_version(name, "$LATEST")
-        if latest.last_update_status == "InProgress":
+        if latest.last_update_status == "InProgress" or latest.state == "Pending":
             raise FunctionNotReady(f"{name} is being updated; waiting before publishing")
         if latest.last_update_status == "Failed":
+            why = latest.last_update_status_reason
+            said = f" ({why})" if why else ""
             raise PreflightFailed(
-                f"the last update of {name} failed; fix the function before publishing it"
+                f"the last update of {name} failed{said}; fix the function before publishing it"
             )
         version = functions.publish_version(
             name, latest.code_sha256, f"trafficshift {event.get('executionId', '')}"[-256:]

@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from rollout.adapters.aws import client, translated
-from rollout.domain.errors import NotFound
+from rollout.domain.errors import FunctionNotReady, NotFound
 from rollout.domain.rollout import AliasSnapshot, VersionInfo
 
 
 def _not_found(exc: Exception) -> Exception:
     return NotFound(str(exc))
+
+
+def _not_ready(exc: Exception) -> Exception:
+    # 409 ResourceConflictException: the function is being updated ("An update is in
+    # progress for resource") or is not Active yet ("currently in the following state:
+    # Pending"); Lambda guide "Lambda function states". It passes: the state machine retries.
+    return FunctionNotReady(str(exc))
+
+
+_WRITE_ERRORS: dict[str, Callable[[ClientError], Exception]] = {
+    "ResourceNotFoundException": _not_found,
+    "ResourceConflictException": _not_ready,
+}
 
 
 class LambdaFunctions:
@@ -34,11 +50,14 @@ class LambdaFunctions:
             dead_letter_target=(config.get("DeadLetterConfig") or {}).get("TargetArn"),
             state=config.get("State", "Active"),
             last_update_status=config.get("LastUpdateStatus", "Successful"),
+            state_reason=config.get("StateReason", ""),
+            state_reason_code=config.get("StateReasonCode", ""),
+            last_update_status_reason=config.get("LastUpdateStatusReason", ""),
         )
 
     def publish_version(self, function_name: str, code_sha256: str, description: str) -> str:
         """Publish $LATEST, guarded so that only the code we looked at can be published."""
-        with translated("PublishVersion", {"ResourceNotFoundException": _not_found}):
+        with translated("PublishVersion", _WRITE_ERRORS):
             published = self._client.publish_version(
                 FunctionName=function_name, CodeSha256=code_sha256, Description=description
             )
@@ -54,7 +73,7 @@ class LambdaFunctions:
         revision_id: str,
     ) -> AliasSnapshot:
         """Set the alias's routing, refused by Lambda if the alias changed since revision_id."""
-        with translated("UpdateAlias", {"ResourceNotFoundException": _not_found}):
+        with translated("UpdateAlias", _WRITE_ERRORS):
             updated = self._client.update_alias(
                 FunctionName=function_name,
                 Name=alias,

@@ -64,7 +64,9 @@ class PreflightFailed(TrafficShiftError):
 
 
 class FunctionNotReady(TrafficShiftError):
-    """The function's LastUpdateStatus is InProgress; retried by the state machine."""
+    """Lambda is still making the function or version ready: `LastUpdateStatus: InProgress`,
+    `State: Pending` (a SnapStart version until its snapshot exists), or a 409
+    ResourceConflictException from a write; retried by the state machine."""
 
 
 class Throttled(TrafficShiftError):

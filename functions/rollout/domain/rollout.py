@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 from rollout.domain import budget, gates
-from rollout.domain.errors import InvalidInput, PreflightFailed
+from rollout.domain.errors import FunctionNotReady, InvalidInput, PreflightFailed
 from rollout.domain.request import ParsedRequest
 from rollout.domain.strategies import Step, effective_poll_interval
 
@@ -79,6 +79,10 @@ class VersionInfo(_Model):
     dead_letter_target: str | None = None
     state: str = "Active"
     last_update_status: str = "Successful"
+    # Why the version is not Active, or its last update failed, as Lambda says it.
+    state_reason: str = ""
+    state_reason_code: str = ""
+    last_update_status_reason: str = ""
 
 
 class AlarmState(_Model):
@@ -235,11 +239,6 @@ def preflight(
             "deploy a version that differs from the stable one (change the code or "
             "configuration before publishing)",
         )
-    if target.state != "Active" or target.last_update_status not in ("Successful", ""):
-        raise PreflightFailed(
-            f"version {target.version} is {target.state} (last update "
-            f"{target.last_update_status}); wait until it is Active"
-        )
     if target.role != stable.role:
         raise InvalidInput(
             "targetVersion",
@@ -255,6 +254,7 @@ def preflight(
             "publish the new version with the stable version's dead-letter configuration",
         )
     check_alarms(request.alarms, alarms)
+    check_ready(parsed.function_name, target)  # last: wait only for what can then start
     steps = list(parsed.plan)
     return RolloutState(
         deployment=Deployment(
@@ -291,6 +291,47 @@ def preflight(
         cursor=Cursor(revision_id=alias.revision_id),
         history_events=budget.fixed_events(len(steps)),
     )
+
+
+def check_ready(function_name: str, target: VersionInfo) -> None:
+    """Wait for a target that Lambda is still making ready; refuse one that cannot be.
+
+    `Pending` (a SnapStart version until its snapshot exists; a function being created) and
+    a `LastUpdateStatus` of `InProgress` pass on their own: `FunctionNotReady`, which the
+    state machine retries (Lambda guide: "Lambda function states"; "Activating and managing
+    Lambda SnapStart"). `Failed` and `Inactive` do not: `PreflightFailed`, with Lambda's
+    reason.
+    """
+    where = f"version {target.version} of {function_name}"
+    if target.state == "Pending" or target.last_update_status == "InProgress":
+        status = target.state if target.state == "Pending" else "being updated"
+        raise FunctionNotReady(
+            f"{where} is {status}{_lambda_says(target.state_reason_code, target.state_reason)}"
+            "; waiting until it is Active"
+        )
+    if target.state == "Failed":
+        raise PreflightFailed(
+            f"{where} is Failed{_lambda_says(target.state_reason_code, target.state_reason)}; "
+            "Lambda cannot run it: fix the function (its initialization code, its "
+            "configuration) and publish a new version"
+        )
+    if target.state not in ("Active", ""):
+        raise PreflightFailed(
+            f"{where} is {target.state}"
+            f"{_lambda_says(target.state_reason_code, target.state_reason)}; invoke it once "
+            "so that Lambda makes it Active again, then start the deployment"
+        )
+    if target.last_update_status not in ("Successful", ""):
+        raise PreflightFailed(
+            f"the last update of {where} is {target.last_update_status}"
+            f"{_lambda_says('', target.last_update_status_reason)}; fix the function and "
+            "publish a new version"
+        )
+
+
+def _lambda_says(code: str, reason: str) -> str:
+    said = ": ".join(part for part in (code, capped(reason, MAX_ALARM_REASON)) if part)
+    return f" (Lambda: {said})" if said else ""
 
 
 def check_alarms(names: Sequence[str], alarms: Mapping[str, AlarmState]) -> None:
