@@ -132,6 +132,16 @@ SERVICE_UNAVAILABLE = "ServiceUnavailable"
 # Step Functions' own name for a throttled Invoke of one of our task functions.
 INVOKE_THROTTLED = "Lambda.TooManyRequestsException"
 FUNCTION_NOT_READY = "FunctionNotReady"
+# Lambda is still making the function or version ready (a SnapStart version is Pending
+# until its snapshot exists, an update is InProgress, a write got a 409): FunctionNotReady,
+# retried 25 times, 2 s then x1.5 up to 30 s: about 10 minutes at most, about 5 on average
+# (full jitter). `function_not_ready_budget_seconds()` says it; the README states it.
+FUNCTION_NOT_READY_RETRY = {
+    "interval_seconds": 2,
+    "max_attempts": 25,
+    "backoff_rate": 1.5,
+    "max_delay_seconds": 30,
+}
 ALIAS_BUSY = "AliasBusy"
 _UPDATE_CODE_LAMBDA = ["lambda:GetFunctionConfiguration", "lambda:UpdateFunctionCode"]
 _PUBLISH_ARTIFACT_LAMBDA = ["lambda:GetFunctionConfiguration", "lambda:PublishVersion"]
@@ -656,7 +666,12 @@ class TrafficShiftControlPlane(Construct):
         # timeouts) for about an hour rather than leave an alias half-shifted, and has no
         # Catch of its own.
         revert.add_retry(
-            errors=[THROTTLED, SERVICE_UNAVAILABLE, "Lambda.TooManyRequestsException"],
+            errors=[
+                THROTTLED,
+                SERVICE_UNAVAILABLE,
+                "Lambda.TooManyRequestsException",
+                FUNCTION_NOT_READY,  # UpdateAlias's 409 while the function is being updated
+            ],
             interval=Duration.seconds(1),
             max_attempts=60,
             backoff_rate=2,
@@ -700,15 +715,11 @@ class TrafficShiftControlPlane(Construct):
             "executionStartTime": sfn.JsonPath.execution_start_time,
         }
         prepare = self._task("Prepare", input_payload, "$")
-        # Retries are matched in order: the function-not-ready retry comes first.
-        prepare.add_retry(
-            errors=[FUNCTION_NOT_READY],
-            interval=Duration.seconds(5),
-            max_attempts=12,
-            backoff_rate=1.5,
-            max_delay=Duration.seconds(30),
-            jitter_strategy=sfn.JitterType.FULL,
-        )
+        # Retries are matched in order: the function-not-ready retry comes first. Prepare
+        # holds the alias's lock while it waits (re-taken by the same execution on each
+        # attempt; its PublishVersion of unchanged code returns the version it published);
+        # when the budget is spent, Revert records the refusal and frees the lock.
+        waits_for_function(prepare)
         # "onBusy": "wait": another rollout holds the alias; wait for it, bounded (about
         # 35 minutes), then the refusal stands and names the holder.
         prepare.add_retry(
@@ -755,9 +766,10 @@ class TrafficShiftControlPlane(Construct):
             .when(sfn.Condition.is_present("$.artifact"), update_code)
             .otherwise(prepare)
         )
-        set_weight = caught(self._task("SetWeight", state_payload, "$"))
+        # UpdateAlias answers 409 while the function is being updated: wait, as Prepare does.
+        set_weight = caught(waits_for_function(self._task("SetWeight", state_payload, "$")))
         check = caught(self._task("Check", state_payload, "$"))
-        promote = caught(self._task("Promote", state_payload, "$"))
+        promote = caught(waits_for_function(self._task("Promote", state_payload, "$")))
         # A Promote that failed after it recorded PROMOTED must not be caught into Revert,
         # which would put back the stable version under a ledger that says promoted: it is
         # retried (it is idempotent), as Revert is; only a failure that persists reverts.
@@ -887,3 +899,28 @@ def _validated_function_names(
         if not name or ":" in name:
             raise ValueError(f"not a function name or name pattern: {name!r}")
     return cleaned
+
+
+def waits_for_function(task: tasks.LambdaInvoke) -> tasks.LambdaInvoke:
+    """Retry `FunctionNotReady` (FUNCTION_NOT_READY_RETRY): a version still Pending, an
+    update InProgress, a 409 ResourceConflictException from PublishVersion or UpdateAlias."""
+    retry = FUNCTION_NOT_READY_RETRY
+    task.add_retry(
+        errors=[FUNCTION_NOT_READY],
+        interval=Duration.seconds(retry["interval_seconds"]),
+        max_attempts=retry["max_attempts"],
+        backoff_rate=retry["backoff_rate"],
+        max_delay=Duration.seconds(retry["max_delay_seconds"]),
+        jitter_strategy=sfn.JitterType.FULL,
+    )
+    return task
+
+
+def function_not_ready_budget_seconds() -> float:
+    """The longest a task waits for a function that is not ready: the sum of the retry's
+    delays before full jitter (each delay is drawn from 0 to this, so about half on average)."""
+    retry = FUNCTION_NOT_READY_RETRY
+    return sum(
+        min(retry["interval_seconds"] * retry["backoff_rate"] ** i, retry["max_delay_seconds"])
+        for i in range(int(retry["max_attempts"]))
+    )

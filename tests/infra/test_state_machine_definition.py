@@ -186,7 +186,7 @@ def test_tasks_retry_throttling_with_jitter_then_revert(
 ) -> None:
     retry = _retry(_states(definition)[task], "Throttled")
     assert retry == {
-        "ErrorEquals": ["Throttled", "Lambda.TooManyRequestsException"],
+        "ErrorEquals": ["Throttled", "ServiceUnavailable", "Lambda.TooManyRequestsException"],
         "IntervalSeconds": 1,
         "MaxAttempts": 6,
         "BackoffRate": 2,
@@ -202,15 +202,31 @@ def test_tasks_keep_cdks_lambda_service_exception_retry(definition: dict[str, An
 
 
 def test_prepare_waits_for_a_function_that_is_not_ready(definition: dict[str, Any]) -> None:
+    # A SnapStart version is Pending until its snapshot exists (Lambda guide: "Activating and
+    # managing Lambda SnapStart"): minutes, so the budget is about ten (the README says it).
+    from infra.control_plane import function_not_ready_budget_seconds
+
     retry = _retry(_states(definition)["Prepare"], "FunctionNotReady")
     assert retry == {
         "ErrorEquals": ["FunctionNotReady"],
-        "IntervalSeconds": 5,
-        "MaxAttempts": 12,
+        "IntervalSeconds": 2,
+        "MaxAttempts": 25,
         "BackoffRate": 1.5,
         "MaxDelaySeconds": 30,
         "JitterStrategy": "FULL",
     }
+    assert 540 <= function_not_ready_budget_seconds() <= 660
+
+
+@pytest.mark.parametrize("task", ["SetWeight", "Promote", "Revert"])
+def test_tasks_that_update_the_alias_wait_for_a_function_that_is_not_ready(
+    definition: dict[str, Any], task: str
+) -> None:
+    # UpdateAlias answers 409 ResourceConflictException while the function is being updated
+    # ("Lambda function states"): FunctionNotReady is retried, never caught into Revert.
+    retry = _retry(_states(definition)[task], "FunctionNotReady")
+    assert retry["MaxAttempts"] >= 25
+    assert retry["JitterStrategy"] == "FULL"
 
 
 def test_revert_retries_throttling_for_about_an_hour(definition: dict[str, Any]) -> None:

@@ -49,14 +49,15 @@ ONCE_EVENTS: Final = (
 )
 # Every Retry's MaxAttempts of those once-only tasks, summed (UpdateCode, Prepare, the hooks,
 # Promote, Revert): pinned against the definition.
-ONCE_RETRY_ATTEMPTS: Final = 208
+ONCE_RETRY_ATTEMPTS: Final = 246
 # The upload's WaitForCode loop: at most this many looks (its waits stretch to cover the
 # construct's code_update_timeout within them, see `code_wait`): the default 600 s at
 # its steady 5 s, and its first shorter waits.
 CODE_MAX_POLLS: Final = 130
 # Kept free for what the count cannot see: throttled attempts of the loop tasks (Check,
-# SetWeight, AwaitApproval, PublishArtifact retry up to 12 times each), a step that ends
-# between two polls. A tenth of the limit.
+# SetWeight, AwaitApproval, PublishArtifact retry up to 12 times each; SetWeight also waits
+# out an UpdateAlias 409, FunctionNotReady, rare and short), a step that ends between two
+# polls. A tenth of the limit.
 SAFETY_MARGIN_EVENTS: Final = 2_500
 BUDGET_EVENTS: Final = HISTORY_LIMIT - SAFETY_MARGIN_EVENTS
 
