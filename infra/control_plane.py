@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Aws, Duration, Names, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_dynamodb as dynamodb
@@ -320,8 +320,16 @@ class TrafficShiftControlPlane(Construct):
         }
         self._grant_least_privilege()
 
+        # Under /aws/vendedlogs/: Step Functions adds each log group it logs to to the
+        # account's CloudWatch Logs resource policy (5,120 characters at most), except those
+        # under this prefix ("Avoiding Amazon CloudWatch Logs resource policy size
+        # restrictions", Step Functions guide, bp-cwl). The stack's name and the construct's
+        # unique id keep it one per stack and construct (a token: resolved at deploy time).
         self.state_machine_log_group = logs.LogGroup(
-            self, "StateMachineLogGroup", retention=log_retention
+            self,
+            "StateMachineLogGroup",
+            retention=log_retention,
+            log_group_name=state_machine_log_group_name(self),
         )
         self.state_machine = sfn.StateMachine(
             self,
@@ -924,3 +932,13 @@ def function_not_ready_budget_seconds() -> float:
         min(retry["interval_seconds"] * retry["backoff_rate"] ** i, retry["max_delay_seconds"])
         for i in range(int(retry["max_attempts"]))
     )
+
+
+VENDED_LOGS_PREFIX = "/aws/vendedlogs/states/"
+
+
+def state_machine_log_group_name(scope: Construct) -> str:
+    """`/aws/vendedlogs/states/<stack name>-<construct id>`: unique per stack and construct,
+    within CloudWatch Logs' name rules ([.-_/#A-Za-z0-9], 512 characters at most)."""
+    unique = Names.unique_resource_name(scope, max_length=64, separator="-")
+    return f"{VENDED_LOGS_PREFIX}{Aws.STACK_NAME}-{unique}"
