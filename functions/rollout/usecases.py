@@ -16,7 +16,6 @@ from rollout.domain import gates
 from rollout.domain import ledger as ledger_domain
 from rollout.domain import rollout as domain
 from rollout.domain.errors import (
-    ACCESS_FIX,
     AccessDenied,
     AliasChangedConcurrently,
     FunctionNotReady,
@@ -27,6 +26,7 @@ from rollout.domain.errors import (
     PreflightFailed,
     ServiceUnavailable,
     Throttled,
+    access_refused,
 )
 from rollout.domain.events import DeploymentEvent, DetailType, event_for
 from rollout.domain.ledger import LockItem, LockResult, Outcome, OutcomeResult, Signal
@@ -180,9 +180,7 @@ def prepare(
     except NotFound:
         raise _missing_alias_or_function(functions, name, request.alias) from None
     except AccessDenied as exc:
-        raise PreflightFailed(
-            f"this control plane may not read or shift {name} ({exc}); {ACCESS_FIX}"
-        ) from None
+        raise PreflightFailed(access_refused("read or shift", name, exc)) from None
     alarm_states = alarms.states(request.alarms) if request.alarms else {}
     domain.check_alarms(request.alarms, alarm_states)  # before publishing anything
     published = False

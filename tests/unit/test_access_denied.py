@@ -87,6 +87,33 @@ def test_an_untagged_function_is_refused_at_preflight_with_the_tag_fix() -> None
     assert functions.mutations == []  # nothing published, nothing shifted
 
 
+def test_a_denied_function_is_said_to_be_untagged_or_missing_not_only_untagged() -> None:
+    # Given a name IAM denies: in tag mode a function that does not exist has no tags, so
+    # IAM denies it exactly as an untagged one (the policy's aws:ResourceTag condition)
+    with pytest.raises(PreflightFailed) as caught:
+        usecases.prepare(
+            {
+                "input": {
+                    "functionName": "orders-apx",  # a typo
+                    "alias": "live",
+                    "targetVersion": "2",
+                    "strategy": "AllAtOnce",
+                },
+                "executionId": "arn:exec",
+            },
+            functions=DeniedFunctions(),  # type: ignore[arg-type]
+            alarms=NoAlarms(),  # type: ignore[arg-type]
+            ledger=InMemoryLedger(),
+            events=ListEvents(),
+            now=1_800_000_000.0,
+        )
+    # Then the Cause says both, and to check the name, before the tag fix
+    message = str(caught.value)
+    assert "orders-apx: it is untagged, or does not exist" in message
+    assert "check the name and the region" in message
+    assert message.index("does not exist") < message.index("tag-resource")
+
+
 def test_a_hook_the_control_plane_may_not_invoke_fails_with_the_tag_fix() -> None:
     class DeniedLambda:
         def invoke(self, **kwargs: Any) -> Any:
@@ -95,3 +122,4 @@ def test_a_hook_the_control_plane_may_not_invoke_fails_with_the_tag_fix() -> Non
     with pytest.raises(HookFailed, match="may not invoke the hook CodeDeployHook_x") as caught:
         HookInvoker(30, lambda_client=DeniedLambda()).invoke("CodeDeployHook_x", {})
     assert "tag the hook function" in str(caught.value)
+    assert "CodeDeployHook_x: it is untagged, or does not exist" in str(caught.value)

@@ -7,7 +7,13 @@ import time
 from typing import Any
 
 from rollout.adapters.aws import CLIENT_CONFIG, make_client, translated
-from rollout.domain.errors import ACCESS_FIX, AccessDenied, HookFailed, NotFound
+from rollout.domain.errors import (
+    ACCESS_FIX,
+    AccessDenied,
+    HookFailed,
+    NotFound,
+    access_refused,
+)
 
 # Lambda answers a synchronous invoke when the function returns; the read timeout is the
 # hook's own bound plus the connection's slack.
@@ -43,10 +49,8 @@ class HookInvoker:
         except NotFound as exc:
             raise HookFailed(f"hook function {reference} does not exist: {exc}") from exc
         except AccessDenied as exc:
-            raise HookFailed(
-                f"this control plane may not invoke the hook {reference} ({exc}); "
-                f"{ACCESS_FIX.replace('the function', 'the hook function')}"
-            ) from exc
+            fix = ACCESS_FIX.replace("the function", "the hook function")
+            raise HookFailed(access_refused("invoke the hook", reference, exc, fix=fix)) from exc
         took = time.monotonic() - started
         if took > self._timeout:
             raise HookFailed(

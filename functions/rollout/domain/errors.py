@@ -113,3 +113,17 @@ ACCESS_FIX = (
     "<function ARN> --tags trafficshift:managed=true; or deploy the control plane with the "
     "function in ManagedFunctions.named([...])"
 )
+
+
+def access_refused(action: str, subject: str, denied: object, *, fix: str = ACCESS_FIX) -> str:
+    """The Cause when IAM refuses the control plane `action` on the function `subject`.
+
+    In tag mode the policy allows only functions tagged trafficshift:managed=true, and IAM
+    evaluates that condition before Lambda looks the function up: a function that does not
+    exist has no tags, so it is denied exactly as an untagged one (never "not found"). The
+    Cause says both, so that a typo in the name is not taken for a missing tag.
+    """
+    return (
+        f"this control plane may not {action} {subject}: it is untagged, or does not exist "
+        f"(IAM denies both alike: {denied}); check the name and the region, and {fix}"
+    )
