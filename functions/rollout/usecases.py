@@ -331,8 +331,9 @@ def _shift_alias(
 
     The state machine retries a task whose earlier attempt may have written the alias and
     then failed (throttled or timed out after the write, or its answer lost): that retry's
-    RevisionId is stale because of our own write. If the alias is exactly what this step
-    sets, the write is done; anything else is someone else's change.
+    RevisionId is stale because of our own write. If the alias is what this step sets
+    (`same_routing`: weights within a tolerance), the write is done; anything else is
+    someone else's change.
     """
     try:
         return functions.update_alias(
@@ -344,7 +345,7 @@ def _shift_alias(
         )
     except AliasChangedConcurrently:
         alias = functions.get_alias(d.function_name, d.alias)
-        if alias.function_version == primary and alias.additional_weights == additional:
+        if domain.same_routing(alias, primary, additional):
             return alias
         raise
 

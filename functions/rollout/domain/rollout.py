@@ -376,6 +376,23 @@ def weight_of(percent: float) -> float:
     return round(percent / 100.0, 6)
 
 
+# Half the 1e-6 quantum of `weight_of`: any two weights this module writes differ by more,
+# and a weight read back from Lambda as a double (JSON, or a float32 rounding: ~1e-9 at
+# most) is well within it.
+WEIGHT_TOLERANCE = 5e-7
+
+
+def same_routing(alias: AliasSnapshot, primary: str, additional: Mapping[str, float]) -> bool:
+    """Whether `alias` routes as (primary, additional): the same versions, each weight
+    within WEIGHT_TOLERANCE (a weight read back need not be the float that was written)."""
+    found = alias.additional_weights
+    return (
+        alias.function_version == primary
+        and found.keys() == additional.keys()
+        and all(math.isclose(found[v], additional[v], abs_tol=WEIGHT_TOLERANCE) for v in found)
+    )
+
+
 def begin_step(state: RolloutState, index: int, revision_id: str, now: float) -> RolloutState:
     step = state.deployment.step(index)
     cursor = Cursor(
