@@ -30,7 +30,7 @@ from rollout.domain import ledger as ledger_domain
 from rollout.domain import reconcile as domain
 from rollout.domain.errors import AliasChangedConcurrently, NotFound
 from rollout.domain.events import DeploymentEvent
-from rollout.domain.ledger import DeploymentRecord, OpenItem, Outcome, OutcomeResult
+from rollout.domain.ledger import DeploymentRecord, LockItem, OpenItem, Outcome, OutcomeResult
 from rollout.domain.reconcile import ExecutionInfo, Reconciled, ReconcileReport
 from rollout.domain.rollout import AliasSnapshot, Deployment, RevertAction, revert_action
 
@@ -65,6 +65,7 @@ class FunctionsPort(Protocol):
 class LedgerPort(Protocol):
     def deployment(self, execution: str) -> DeploymentRecord | None: ...
     def release_lock(self, function_name: str, alias: str, execution: str) -> bool: ...
+    def lock(self, function_name: str, alias: str) -> LockItem | None: ...
     def record_deployment_outcome(
         self,
         execution: str,
@@ -216,8 +217,14 @@ def reconcile_execution(
                 update={"reason": "no ledger record, and the input names no function and alias"}
             )
         function_name, alias_name, target = identity
+    # Restore only for the execution that still holds the alias, or a free one: never over
+    # a newer rollout that took the lock after this one (domain.may_restore).
+    lock = ports.ledger.lock(function_name, alias_name)
+    allowed = domain.may_restore(lock, execution)
     try:
-        action, alias = _restore(ports.functions, function_name, alias_name, deployment, target)
+        action, alias = _restore(
+            ports.functions, function_name, alias_name, deployment, target, allowed=allowed
+        )
     except NotFound:
         action, alias = Reconciled.UNKNOWN, None
     stable = deployment.stable_version if deployment else _stable_of(alias, target)
@@ -232,6 +239,7 @@ def reconcile_execution(
         stable_version=stable,
         target_version=target,
         alias_now=alias_now,
+        holder=lock.owner if lock is not None and not allowed else None,
     )
     written = ports.ledger.record_deployment_outcome(
         execution,
@@ -339,10 +347,15 @@ def _restore(
     alias_name: str,
     deployment: Deployment | None,
     target: str | None,
+    *,
+    allowed: bool = True,
 ) -> tuple[Reconciled, AliasSnapshot]:
-    """Read the alias and put it back on the stable version if it provably routes to ours."""
+    """Read the alias and put it back on the stable version if it provably routes to ours
+    (and, `allowed`, no newer execution holds it)."""
     for attempt in range(_RESTORE_ATTEMPTS):
         alias = functions.get_alias(function_name, alias_name)
+        if not allowed:
+            return Reconciled.SUPERSEDED, alias
         ours = deployment or domain.inferred_deployment(
             "", function_name, alias_name, target, alias, 0.0
         )

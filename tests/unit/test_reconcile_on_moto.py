@@ -420,6 +420,45 @@ def test_lock_taken_over_by_another_execution_is_not_released(cloud: SimpleNames
     assert cloud.ledger.lock("orders-api", "live").owner == two  # type: ignore[union-attr]
 
 
+def test_an_execution_a_newer_one_replaced_never_has_the_alias_restored(
+    cloud: SimpleNamespace,
+) -> None:
+    # Given ONE's lease expired and TWO took the alias over, rolling out the same version 2
+    # (the alias at 30% on 2, as the fixture has it, is TWO's doing now); ONE is then stopped
+    one = _start(cloud, "one")
+    cloud.ledger.record_deployment_started(_deployment(one), {}, T0)
+    cloud.ledger.acquire_lock("orders-api", "live", one, 60, T0)
+    two = _start(cloud, "two")
+    cloud.ledger.acquire_lock("orders-api", "live", two, 900, T0 + 61)
+    _stopped(cloud, one)
+
+    # When the reconciler closes ONE
+    report = reconcile.reconcile_execution(one, status="ABORTED", ports=cloud.ports, now=T0 + 70)
+
+    # Then TWO's alias is untouched, the lock stays TWO's, and ONE's outcome names TWO
+    assert report.action is Reconciled.SUPERSEDED
+    assert _alias(cloud) == ("1", {"2": 0.3})
+    assert cloud.ledger.lock("orders-api", "live").owner == two  # type: ignore[union-attr]
+    record = cloud.ledger.deployment(one)
+    assert record is not None
+    assert record.outcome == "FAILED"
+    assert f"{two} holds orders-api:live now" in record.reason
+
+
+def test_an_execution_whose_lock_is_free_has_the_alias_restored(cloud: SimpleNamespace) -> None:
+    # Given ONE recorded its deployment, its lock is gone (released, or never written), and
+    # the alias still routes to its pair
+    one = _start(cloud, "one")
+    cloud.ledger.record_deployment_started(_deployment(one), {}, T0)
+    _stopped(cloud, one)
+
+    report = reconcile.reconcile_execution(one, status="ABORTED", ports=cloud.ports, now=T0 + 70)
+
+    # Then the reconciler restores the stable version, as Revert would have
+    assert report.action is Reconciled.RESTORED
+    assert _alias(cloud) == ("1", {})
+
+
 def test_sweep_reconciles_ended_executions_and_skips_running_ones(cloud: SimpleNamespace) -> None:
     # Given a running rollout on "live" and a stopped one on "beta" that left it split
     cloud.lam.create_alias(
@@ -505,3 +544,22 @@ def test_alias_moved_between_read_and_write_is_read_again_and_left_alone(
 
     assert report.action is Reconciled.FOREIGN
     assert functions.writes == 1
+
+
+@pytest.mark.parametrize(
+    ("owner", "allowed"),
+    [(None, True), ("arn:one", True), ("arn:two", False)],
+)
+def test_may_restore_only_for_the_lock_holder_or_a_free_lock(
+    owner: str | None, allowed: bool
+) -> None:
+    from rollout.domain.ledger import LockItem
+    from rollout.domain.reconcile import may_restore
+
+    lock = (
+        None
+        if owner is None
+        else LockItem(function_name="f", alias="live", owner=owner, lease_expires_at=0)
+    )
+    # An expired lease (0) of another execution still means it took the alias after ours
+    assert may_restore(lock, "arn:one") is allowed

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
 from rollout.domain.events import DetailType
-from rollout.domain.ledger import Outcome
+from rollout.domain.ledger import LockItem, Outcome
 from rollout.domain.rollout import REFUSALS, ROLLED_BACK, AliasSnapshot, Deployment
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "ending",
     "identity_from_input",
     "inferred_deployment",
+    "may_restore",
     "parse_status_change",
 ]
 
@@ -142,10 +143,22 @@ def inferred_deployment(
     )
 
 
+def may_restore(lock: LockItem | None, execution: str) -> bool:
+    """Whether the reconciler may restore the alias for `execution`: only if that execution
+    still holds the alias's lock, or the lock is free.
+
+    A lock held by another execution, expired or not, means a newer rollout took the alias
+    after this one (an acquire overwrites the lock): the alias is its to shift, even when it
+    routes to the very same stable/target pair (a rollout started again).
+    """
+    return lock is None or lock.owner == execution
+
+
 class Reconciled(StrEnum):
     RESTORED = "restored"  # the alias was put back on the stable version
     CLEAN = "clean"  # the alias already served only the stable version
     FOREIGN = "foreign"  # the alias routes to versions this deployment did not set: left alone
+    SUPERSEDED = "superseded"  # another execution holds the alias's lock now: left to it
     UNKNOWN = "unknown"  # no record, and nothing proves what to restore: left alone, reported
     FINISHED = "finished"  # the deployment recorded its own outcome: not the reconciler's
     RUNNING = "running"  # the execution still runs: its own business
@@ -177,10 +190,20 @@ def ending(
     stable_version: str | None,
     target_version: str | None,
     alias_now: str,
+    holder: str | None = None,
 ) -> tuple[Outcome, DetailType, str]:
-    """The outcome to record, the event to emit, and the reason, for what the reconciler did."""
+    """The outcome to record, the event to emit, and the reason, for what the reconciler did.
+
+    `holder`: the execution that holds the alias's lock now, when it is not this one."""
     how = f"execution {status}" + (f" ({error}{': ' + cause if cause else ''})" if error else "")
     where = f"{function_name}:{alias}"
+    if action is Reconciled.SUPERSEDED:
+        return (
+            Outcome.FAILED,
+            DetailType.FAILED,
+            f"{how}; {holder or 'another execution'} holds {where} now (it serves {alias_now}): "
+            "it was left to it",
+        )
     if action is Reconciled.RESTORED:
         return (
             Outcome.ROLLED_BACK,
