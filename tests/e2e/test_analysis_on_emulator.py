@@ -1,5 +1,11 @@
 """The version-versus-version analysis on the emulator: real traffic through the alias,
-per-version AWS/Lambda metrics, GetMetricData in the Check, no alarms."""
+per-version AWS/Lambda metrics, GetMetricData in the Check, no alarms.
+
+Metrics arrive as Lambda delivers them (`lambda_metrics.compressed`): aggregated per
+"minute", each metric of each minute landing on its own 1 to 3 minutes after it ends. Time
+is compressed 60-fold (a minute is 1 s, the Check reads 1-second periods) to keep each test
+to seconds; the analysis judges a minute 3 "minutes" after it ends.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,8 @@ from typing import Any
 import pytest
 from e2e_support import Rollout
 
+from trafficshift.emulator import lambda_metrics
+from trafficshift.emulator.cloud import LocalCloud
 from trafficshift.emulator.sample import publish_version_with
 from trafficshift.emulator.traffic import TrafficGenerator
 
@@ -21,15 +29,23 @@ FAST_ANALYSIS = {
     "minLatencyInvocations": 30,
     "maxErrorRateIncrease": 0.05,
     "maxExtensionSeconds": 8,
+    "settleSeconds": 3,  # the compressed delivery's latest: 1 + 2 minutes of 1 s
 }
 CANARY = {"type": "canary", "percent": 50, "bakeSeconds": 3}
+
+
+@pytest.fixture(scope="module")
+def cloud() -> Iterator[LocalCloud]:
+    """The AWS-like delivery of Lambda's metrics, on 1-second minutes."""
+    delivery = lambda_metrics.compressed(minute_seconds=1, seed=4)
+    with LocalCloud(routing_seed=11, metric_delivery=delivery) as local_cloud:
+        yield local_cloud
 
 
 @pytest.fixture
 def traffic(rollout: Rollout) -> Iterator[TrafficGenerator]:
     generator = TrafficGenerator(
         rollout.lam,
-        rollout.cloud.client("cloudwatch"),
         rollout.function,
         rollout.alias,
         rate_per_second=60,
@@ -94,7 +110,7 @@ def test_old_version_already_erring_does_not_block_a_good_new_one(
 
 
 def test_no_traffic_at_all_is_inconclusive_and_rolls_back_by_default(rollout: Rollout) -> None:
-    analysis = {**FAST_ANALYSIS, "maxExtensionSeconds": 2}
+    analysis = {**FAST_ANALYSIS, "maxExtensionSeconds": 2, "settleSeconds": 1}
 
     result = rollout.wait(rollout.start(_request(rollout, analysis=analysis)), timeout=30)
 
@@ -108,7 +124,12 @@ def test_no_traffic_at_all_is_inconclusive_and_rolls_back_by_default(rollout: Ro
 def test_no_traffic_with_promote_policy_promotes_and_says_it_was_inconclusive(
     rollout: Rollout,
 ) -> None:
-    analysis = {**FAST_ANALYSIS, "maxExtensionSeconds": 2, "onInconclusive": "promote"}
+    analysis = {
+        **FAST_ANALYSIS,
+        "maxExtensionSeconds": 2,
+        "settleSeconds": 1,
+        "onInconclusive": "promote",
+    }
 
     result = rollout.wait(rollout.start(_request(rollout, analysis=analysis)), timeout=30)
 
@@ -118,20 +139,19 @@ def test_no_traffic_with_promote_policy_promotes_and_says_it_was_inconclusive(
 
 
 def test_late_or_missing_datapoints_are_never_read_as_healthy(rollout: Rollout) -> None:
-    # Traffic flows, but its metrics have not arrived (Lambda's can be minutes late)
+    # Traffic flows, but its metrics land later than the rollout lasts (Lambda's can be
+    # minutes late)
     silent = TrafficGenerator(
-        rollout.lam,
-        rollout.cloud.client("cloudwatch"),
-        rollout.function,
-        rollout.alias,
-        rate_per_second=40,
-        seed=9,
-        publish_metrics=False,
-        max_duration_seconds=60,
+        rollout.lam, rollout.function, rollout.alias, rate_per_second=40, seed=9
     )
     analysis = {**FAST_ANALYSIS, "maxExtensionSeconds": 2}
-    with silent:
-        result = rollout.wait(rollout.start(_request(rollout, analysis=analysis)), timeout=30)
+    before = lambda_metrics.current()
+    lambda_metrics.configure(lambda_metrics.Delivery(minute_seconds=1, delay_seconds=600))
+    try:
+        with silent:
+            result = rollout.wait(rollout.start(_request(rollout, analysis=analysis)), timeout=30)
+    finally:
+        lambda_metrics.configure(before)
 
     assert result["status"] == "FAILED"
     assert "inconclusive" in result["cause"]
@@ -145,7 +165,7 @@ def test_prepare_reports_what_regression_the_plan_can_detect(
     traffic.start()
     import time
 
-    time.sleep(2)  # some recent alias traffic for the estimate
+    time.sleep(5)  # some settled alias traffic for the estimate (settled 3 s after it ends)
     execution = rollout.start(_request(rollout))
     rollout.wait(execution, timeout=40)
 
@@ -159,6 +179,7 @@ def test_prepare_reports_what_regression_the_plan_can_detect(
     assert estimate["expectedNewVersionInvocations"] > 0
     assert estimate["configuredIncrease"] == 0.05
     assert isinstance(estimate["detectable"], bool)
+    assert estimate["verdictLagSeconds"] == 3 + 1  # settleSeconds + the 1 s "minute"
 
 
 def test_a_plan_that_cannot_detect_the_regression_is_refused_when_the_input_asks(
