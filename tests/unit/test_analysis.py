@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from rollout.domain.analysis import (
     FAIL_MIXTURE,
     AnalysisConfig,
+    MinuteSeries,
     VersionSample,
     detectable_increase,
     evaluate,
@@ -21,6 +22,7 @@ from rollout.domain.analysis import (
     no_regression_log_likelihood_ratio,
     regression_log_likelihood_ratio,
     required_new_invocations,
+    settled_counts,
 )
 
 DEFAULT = AnalysisConfig()
@@ -477,3 +479,134 @@ def test_config_rejects_values_out_of_range(field: str, value: object) -> None:
 def test_config_is_frozen() -> None:
     with pytest.raises(ValidationError):
         DEFAULT.min_invocations = 5
+
+
+# --- settled minutes only (Lambda's metrics arrive late, and not together) ---------------
+
+M = 60  # Lambda's metric period
+T_NOW = 10_000 * M  # a minute boundary
+
+
+def minutes(counts: dict[int, tuple[int, int]]) -> MinuteSeries:
+    """{minute index: (invocations, errors)} -> one version's datapoints."""
+    return MinuteSeries(
+        invocations={i * M: float(n) for i, (n, _) in counts.items()},
+        errors={i * M: float(e) for i, (_, e) in counts.items()},
+    )
+
+
+def test_minutes_younger_than_the_settle_delay_are_not_judged() -> None:
+    # Given minutes up to the one that just ended; the default settle delay is 180 s
+    stable = minutes({i: (900, 9) for i in range(9_990, 10_000)})
+    new = minutes({i: (100, 1) for i in range(9_990, 10_000)})
+
+    counts = settled_counts(DEFAULT, stable, new, step_starts=[9_990 * M], now=T_NOW + 30)
+
+    # Then only the minutes that ended 180 s before now count: 9,990 to 9,996
+    assert counts.settled_until == T_NOW - 3 * M
+    assert counts.minutes_judged == 7
+    assert (counts.new.invocations, counts.stable.invocations) == (700, 6_300)
+
+
+def test_error_free_invocations_whose_errors_are_still_on_the_way_never_pass_a_bad_version() -> (
+    None
+):
+    # Given a version failing 5% of requests (stable 1%), whose last minutes' Invocations
+    # landed before their Errors (CloudWatch has no Errors datapoint for them yet)
+    config = AnalysisConfig(settle_seconds=0, latency_p99_tolerance=None)
+    stable = minutes({i: (9_500, 95) for i in range(10)})
+    new_invocations = {i * M: 500.0 for i in range(10)}
+    new_errors = {i * M: 25.0 for i in range(2)}  # minutes 2-9: errors not landed yet
+    new = MinuteSeries(invocations=new_invocations, errors=new_errors)
+
+    counts = settled_counts(config, stable, new, step_starts=[0], now=10 * M)
+    verdict = evaluate(config, counts.stable, counts.new)
+
+    # Then the incomplete minutes are left out, not read as 4,000 clean requests
+    assert counts.minutes_judged == 2
+    assert counts.minutes_incomplete == 8
+    assert counts.new == VersionSample(1_000, 50)
+    assert verdict.outcome != "pass"
+    # (read as they stand, the same datapoints would pass the bad version)
+    naive = VersionSample(5_000, 50), VersionSample(95_000, 950)
+    assert evaluate(config, naive[1], naive[0]).outcome == "pass"
+
+
+def test_a_minute_is_judged_only_when_both_versions_invocations_and_errors_are_present() -> None:
+    config = AnalysisConfig(settle_seconds=0)
+    full = minutes({0: (90, 1), 1: (90, 1), 2: (90, 1), 3: (90, 1)})
+    stable = MinuteSeries(
+        invocations=full.invocations, errors={k: v for k, v in full.errors.items() if k != 1 * M}
+    )
+    new = MinuteSeries(
+        invocations={k: 10.0 for k in full.invocations if k != 2 * M},
+        errors={k: 0.0 for k in full.errors if k != 3 * M},
+    )
+
+    counts = settled_counts(config, stable, new, step_starts=[0], now=4 * M)
+
+    # minute 0 complete; 1 lacks the stable Errors, 2 the new Invocations, 3 the new Errors
+    assert (counts.minutes_judged, counts.minutes_incomplete) == (1, 3)
+    assert (counts.stable, counts.new) == (VersionSample(90, 1), VersionSample(10, 0))
+
+
+def test_minutes_are_split_by_the_step_whose_shift_came_at_or_before_them_never_pooled() -> None:
+    # Given 3 minutes at 10%, a shift to 50% at 3:20, and an outage that hits both versions
+    # from minute 3 on
+    config = AnalysisConfig(settle_seconds=0)
+    stable = minutes({0: (900, 9), 1: (900, 9), 2: (900, 9), 3: (600, 100), 4: (500, 100)})
+    new = minutes({0: (100, 1), 1: (100, 1), 2: (100, 1), 3: (400, 100), 4: (500, 100)})
+
+    counts = settled_counts(config, stable, new, step_starts=[0, 3 * M + 20], now=5 * M)
+
+    # Then minute 3, which the shift cuts in two, is in neither step
+    assert counts.by_step == (
+        (VersionSample(2_700, 27), VersionSample(300, 3)),
+        (VersionSample(500, 100), VersionSample(500, 100)),
+    )
+    assert counts.minutes_across_a_shift == 1
+    # And the outage is not read as the new version's fault, as pooled counts would read it
+    split = evaluate(config, counts.stable, counts.new, by_step=counts.by_step)
+    assert split.outcome != "fail"
+    assert evaluate(config, counts.stable, counts.new).outcome == "fail"
+
+
+def test_minutes_before_the_first_shift_are_not_the_rollouts() -> None:
+    config = AnalysisConfig(settle_seconds=0)
+    stable = minutes({0: (1_000, 10), 1: (900, 9)})
+    new = minutes({0: (5, 5), 1: (100, 1)})
+
+    counts = settled_counts(config, stable, new, step_starts=[1 * M], now=2 * M)
+
+    assert (counts.stable, counts.new) == (VersionSample(900, 9), VersionSample(100, 1))
+
+
+def test_the_split_by_step_does_not_depend_on_when_datapoints_arrived() -> None:
+    # A step's late minutes stay in that step: the same minutes, read at two later times
+    config = AnalysisConfig(settle_seconds=0)
+    stable = minutes({0: (900, 9), 1: (500, 5)})
+    new = minutes({0: (100, 1), 1: (500, 5)})
+
+    early = settled_counts(config, stable, new, step_starts=[0, 1 * M], now=2 * M)
+    later = settled_counts(config, stable, new, step_starts=[0, 1 * M], now=50 * M)
+
+    assert early.by_step == later.by_step != ()
+
+
+def test_no_settled_minute_is_undecided_never_pass() -> None:
+    stable = minutes({9_999: (900, 0)})
+    new = minutes({9_999: (100, 0)})
+
+    counts = settled_counts(DEFAULT, stable, new, step_starts=[0], now=T_NOW)
+    verdict = evaluate(DEFAULT, counts.stable, counts.new)
+
+    assert counts.minutes_judged == 0
+    assert verdict.outcome == "undecided"
+
+
+def test_settle_delay_default_and_bounds() -> None:
+    assert DEFAULT.settle_seconds == 180
+    assert AnalysisConfig.model_validate({"settleSeconds": 0}).settle_seconds == 0
+    for bad in (-1, 3601, 1.5, "180", True):
+        with pytest.raises(ValidationError):
+            AnalysisConfig.model_validate({"settleSeconds": bad})

@@ -166,3 +166,16 @@ def test_duplicate_alarm_names_are_refused() -> None:
 
 def test_input_that_is_not_an_object_is_refused() -> None:
     assert _refused(["orders-api"]).field == "input"
+
+
+@pytest.mark.parametrize("bad", [-1, 3601, 2.5, "180", True, None])
+def test_a_bad_settle_delay_is_refused_naming_the_field(bad: Any) -> None:
+    error = _refused(_request(analysis={"settleSeconds": bad}))
+
+    assert error.field == "analysis.settleSeconds"
+
+
+def test_the_settle_delay_is_carried_into_the_deployment_with_its_default() -> None:
+    assert parse_request(_request()).request.analysis.settle_seconds == 180
+    parsed = parse_request(_request(analysis={"settleSeconds": 600}))
+    assert parsed.request.to_wire()["analysis"]["settleSeconds"] == 600

@@ -342,7 +342,7 @@ def test_still_undecided_after_the_extension_follows_the_policy(
     policy: str, decision: Decision
 ) -> None:
     view = domain.AnalysisView(outcome="undecided", reason="not enough evidence")
-    state = _analysed(maxExtensionSeconds=100, onInconclusive=policy)
+    state = _analysed(maxExtensionSeconds=100, onInconclusive=policy, settleSeconds=0)
 
     judged = domain.judge(state, Health(alarms=_ok(), analysis=view), T0 + 60 + 100)
 
@@ -391,3 +391,19 @@ def test_paused_time_stops_the_bake_clock() -> None:
 
     assert judged.cursor.decision == Decision.CONTINUE  # 60 s bake + 30 s paused
     assert judged.cursor.wait_seconds == 20
+
+
+def test_an_undecided_step_waits_the_settle_delay_beyond_its_extension_for_its_last_minutes() -> (
+    None
+):
+    # Given a step whose bake ended 100 s ago, with a 100 s extension and a 30 s settle delay
+    view = domain.AnalysisView(outcome="undecided", reason="not enough evidence")
+    state = _analysed(maxExtensionSeconds=100, settleSeconds=30)
+
+    # Then the bake's last minutes are still awaited, and judged when they settle
+    waiting = domain.judge(state, Health(alarms=_ok(), analysis=view), T0 + 60 + 100)
+    over = domain.judge(state, Health(alarms=_ok(), analysis=view), T0 + 60 + 130)
+
+    assert waiting.cursor.decision == Decision.CONTINUE
+    assert "bake extended" in waiting.cursor.reason
+    assert over.cursor.decision == Decision.FAIL

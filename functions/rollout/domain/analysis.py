@@ -183,6 +183,7 @@ class SettledCounts:
     settled_until: float  # the end of the last minute that may be judged (epoch s)
     minutes_judged: int
     minutes_incomplete: int  # settled, but a version's Invocations or Errors is missing
+    minutes_across_a_shift: int = 0  # cut by a weight change, or before the first one
 
     @property
     def numbers(self) -> dict[str, float | int | str]:
@@ -190,6 +191,7 @@ class SettledCounts:
             "settledUntil": self.settled_until,
             "minutesJudged": self.minutes_judged,
             "minutesIncomplete": self.minutes_incomplete,
+            "minutesAcrossAShift": self.minutes_across_a_shift,
         }
 
 
@@ -212,21 +214,25 @@ def settled_counts(
     A minute is judged only when it ended `settle_seconds` before `now` and both versions'
     Invocations and Errors are there: a minute whose error-free Invocations landed before its
     Errors would otherwise read as evidence of health. Each minute belongs to the step whose
-    shift (`step_starts`, ascending) came at or before its start (the first step for earlier
-    ones): the split never depends on when a datapoint arrived, and is never pooled.
+    shift (`step_starts`) came at or before its start: the split never depends on when a
+    datapoint arrived. A minute that a shift cuts in two mixes two weights, as would a minute
+    before the first shift: neither is judged, so nothing is ever pooled across steps.
     """
     cutoff = settled_until(config, now, period)
     series = (stable.invocations, stable.errors, new.invocations, new.errors)
     seen = sorted({m for s in series for m in s if m + period <= cutoff})
     starts = sorted(step_starts) or [-math.inf]
     strata = [[0, 0, 0, 0] for _ in starts]
-    judged = incomplete = 0
+    judged = incomplete = across = 0
     for minute in seen:
+        if minute < starts[0] or any(minute < start < minute + period for start in starts):
+            across += 1
+            continue
         if not all(minute in s for s in series):
             incomplete += 1
             continue
         judged += 1
-        index = max(0, sum(1 for start in starts if start <= minute) - 1)
+        index = sum(1 for start in starts if start <= minute) - 1
         for slot, values in enumerate(series):
             strata[index][slot] += _whole(values[minute])
     pairs = tuple((VersionSample(si, se), VersionSample(ni, ne)) for si, se, ni, ne in strata)
@@ -237,6 +243,7 @@ def settled_counts(
         settled_until=cutoff,
         minutes_judged=judged,
         minutes_incomplete=incomplete,
+        minutes_across_a_shift=across,
     )
 
 
