@@ -136,7 +136,9 @@ class _Publisher:
         error: bool,
         duration_ms: float,
         invoked_at: float,
+        now: float | None = None,
     ) -> None:
+        now = time.time() if now is None else now
         minute = self.delivery.minute_seconds
         start = int(math.floor(invoked_at / minute) * minute)
         ends = start + minute
@@ -150,7 +152,7 @@ class _Publisher:
                         # as Lambda's late datapoints do; CloudWatch sums them.
                         lag = self.delivery.delay_seconds
                         lag += self._rng.uniform(0, self.delivery.jitter_seconds)
-                        pending = self._pending[key] = _Pending(max(ends, time.time()) + lag)
+                        pending = self._pending[key] = _Pending(max(ends, now) + lag)
                     pending.invocations += 1
                     pending.errors += int(error)
                     pending.durations.append(duration_ms)
