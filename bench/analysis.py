@@ -21,9 +21,11 @@ from pathlib import Path
 
 from rollout.domain.analysis import (
     AnalysisConfig,
+    MinuteSeries,
     VersionSample,
     evaluate,
     required_new_invocations,
+    settled_counts,
 )
 
 CANARY_SHARE = 0.10  # CodeDeploy's canaries and the linear strategies' first step
@@ -469,6 +471,213 @@ def write_docs(text: str) -> None:
     DOCS.write_text("# Benchmarks\n\n" + text + "\n")
 
 
+# --- lagged delivery: the Check as it runs on AWS's late, per-minute metrics ---------------
+
+LAGGED_BEGIN = "<!-- bench/analysis.py lagged: begin -->"
+LAGGED_END = "<!-- bench/analysis.py lagged: end -->"
+LAG_DELAY_S, LAG_JITTER_S = 60.0, 120.0  # each metric of each minute: 1 to 3 minutes late
+POLL_S = 30  # the state machine's default poll
+CANARY_BAKE_S = 300  # Canary10Percent5Minutes: 10% for 5 minutes, then 100%
+
+
+@dataclass(frozen=True)
+class LaggedScenario:
+    name: str
+    rate: float  # alias requests per second
+    stable_rate: float
+    new_rate: float
+    share: float = CANARY_SHARE
+
+    @property
+    def bad(self) -> bool:
+        return self.new_rate > self.stable_rate
+
+
+LAGGED_SCENARIOS = (
+    LaggedScenario("A/A 1%, 10 req/s", 10, 0.01, 0.01),
+    LaggedScenario("A/A 1%, 100 req/s", 100, 0.01, 0.01),
+    LaggedScenario("A/A 5% (stable already at 5%), 10 req/s", 10, 0.05, 0.05),
+    LaggedScenario("A/A 5% (stable already at 5%), 100 req/s", 100, 0.05, 0.05),
+    LaggedScenario("A/A 1% at a 50% share, 10 req/s", 10, 0.01, 0.01, share=0.5),
+    LaggedScenario("1% -> 5%, 1 req/s", 1, 0.01, 0.05),
+    LaggedScenario("1% -> 5%, 10 req/s", 10, 0.01, 0.05),
+    LaggedScenario("1% -> 5%, 100 req/s", 100, 0.01, 0.05),
+    LaggedScenario("1% -> 5% at a 50% share, 10 req/s", 10, 0.01, 0.05, share=0.5),
+)
+
+
+def _poisson(rng: random.Random, mean: float) -> int:
+    if mean > 60:
+        return max(0, round(rng.gauss(mean, math.sqrt(mean))))
+    limit, k, product = math.exp(-mean), 0, rng.random()
+    while product > limit:
+        k += 1
+        product *= rng.random()
+    return k
+
+
+def _binomial(rng: random.Random, n: int, p: float) -> int:
+    if n * p > 30 and n * (1 - p) > 30:
+        return min(n, max(0, round(rng.gauss(n * p, math.sqrt(n * p * (1 - p))))))
+    if n < 200:
+        return sum(1 for _ in range(n) if rng.random() < p)
+    return min(n, _poisson(rng, n * p))
+
+
+def lagged_rollout(
+    scenario: LaggedScenario, rng: random.Random, *, settled: bool = True
+) -> tuple[str, float, int]:
+    """One Canary10Percent5Minutes step on late metrics: (outcome, seconds, new requests).
+
+    outcome is "reverted" (a fail verdict), "promoted" or "inconclusive" (rolled back by the
+    default policy). `settled=False` is the Check before issue 11.4: the cumulative sums of
+    whatever datapoints have landed, judged at once.
+    """
+    config = AnalysisConfig()
+    shift = 600.0 + rng.uniform(0, 60)  # the shift falls anywhere in a minute
+    horizon = shift + CANARY_BAKE_S + config.max_extension_seconds
+    if settled:
+        horizon += config.settle_seconds
+    landed: dict[tuple[str, str, int], tuple[float, float]] = {}  # -> (lands at, value)
+    first = int(shift // 60) * 60
+    new_total = 0
+    for minute in range(first, int(horizon) + 60, 60):
+        live = min(60.0, minute + 60 - shift)  # seconds of the minute at the canary's weight
+        new_n = _poisson(rng, scenario.rate * scenario.share * live)
+        stable_n = _poisson(rng, scenario.rate * (60 - live * scenario.share))
+        new_total += new_n
+        for version, n, p in (("stable", stable_n, scenario.stable_rate), ("new", new_n, 0)):
+            if not n:
+                continue  # Lambda sends no datapoint for a minute without invocations
+            p = scenario.new_rate if version == "new" else p
+            errors = _binomial(rng, n, p)
+            for metric, value in (("inv", n), ("err", errors)):
+                lands = minute + 60 + LAG_DELAY_S + rng.uniform(0, LAG_JITTER_S)
+                landed[(version, metric, minute)] = (lands, float(value))
+    now = shift
+    while now < horizon + POLL_S:
+        now += POLL_S
+
+        def series(version: str, at: float = now) -> MinuteSeries:
+            got = {
+                metric: {
+                    m: v
+                    for (ver, met, m), (t, v) in landed.items()
+                    if ver == version and met == metric and t <= at
+                }
+                for metric in ("inv", "err")
+            }
+            return MinuteSeries(got["inv"], got["err"], SAME_P99_MS)
+
+        stable, new = series("stable"), series("new")
+        if settled:
+            counts = settled_counts(config, stable, new, step_starts=[shift], now=now)
+            s_sample, n_sample = counts.stable, counts.new
+            by_step = counts.by_step
+        else:
+            s_sample = VersionSample(
+                round(sum(stable.invocations.values())), round(sum(stable.errors.values()))
+            )
+            n_sample = VersionSample(
+                round(sum(new.invocations.values())), round(sum(new.errors.values()))
+            )
+            by_step = ()
+        s_sample = VersionSample(s_sample.invocations, s_sample.errors, SAME_P99_MS)
+        n_sample = VersionSample(n_sample.invocations, n_sample.errors, SAME_P99_MS)
+        outcome = evaluate(config, s_sample, n_sample, by_step=by_step).outcome
+        spent = now - shift
+        if outcome == "fail":
+            return "reverted", spent, new_total
+        if spent >= CANARY_BAKE_S and outcome == "pass":
+            return "promoted", spent, new_total
+        if now >= horizon:
+            return "inconclusive", spent, new_total
+    return "inconclusive", now - shift, new_total
+
+
+def _lagged_job(job: tuple[int, int, int, bool]) -> list[tuple[str, float, int]]:
+    index, seed, count, settled = job
+    scenario = LAGGED_SCENARIOS[index]
+    rng = random.Random(seed * 1_000_003 + index * 7919 + int(settled))
+    return [lagged_rollout(scenario, rng, settled=settled) for _ in range(count)]
+
+
+def run_lagged(
+    rollouts: int, seed: int, processes: int, *, settled: bool = True
+) -> dict[str, list[tuple[str, float, int]]]:
+    jobs = [(i, seed, rollouts, settled) for i in range(len(LAGGED_SCENARIOS))]
+    if processes > 1:
+        with Pool(processes) as pool:
+            results = pool.map(_lagged_job, jobs)
+    else:
+        results = [_lagged_job(job) for job in jobs]
+    return {s.name: r for s, r in zip(LAGGED_SCENARIOS, results, strict=True)}
+
+
+def lagged_table(results: dict[str, list[tuple[str, float, int]]], label: str) -> str:
+    lines = [
+        f"| scenario ({label}) | reverted (fail verdict) | promoted | inconclusive "
+        "| time to revert, median / p90 (s) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, outcomes in results.items():
+        n = len(outcomes)
+        share = {
+            k: sum(1 for o, _, _ in outcomes if o == k) / n
+            for k in ("reverted", "promoted", "inconclusive")
+        }
+        times = sorted(t for o, t, _ in outcomes if o == "reverted")
+        timing = f"{statistics.median(times):.0f} / {percentile(times, 0.9):.0f}" if times else "-"
+        lines.append(
+            f"| {name} | {share['reverted']:.1%} | {share['promoted']:.1%} "
+            f"| {share['inconclusive']:.1%} | {timing} |"
+        )
+    return "\n".join(lines)
+
+
+LAGGED_SETUP = """\
+**Setup (lagged delivery).** One `Canary10Percent5Minutes` step (10% for 300 s, then 100%)
+checked every 30 s by the real domain code, on metrics delivered as Lambda delivers them:
+counts per minute for each version, and each metric (Invocations, Errors) of each minute
+landing on its own 60 to 180 s after the minute ends (uniform, independent). A minute with no
+invocations of a version has no datapoint. The shift falls anywhere in a minute. Times are
+simulated seconds from the shift (the time to revert a regression on AWS would be these plus
+the Revert task's few seconds). Default `AnalysisConfig` (settleSeconds 180,
+maxExtensionSeconds 600, onInconclusive rollback). "Before 11.4" is the previous Check: the
+cumulative sums of whatever had landed, judged at once.
+"""
+
+
+def lagged_markdown(
+    settled: dict[str, list[tuple[str, float, int]]],
+    before: dict[str, list[tuple[str, float, int]]],
+    rollouts: int,
+    seed: int,
+) -> str:
+    return "\n\n".join(
+        [
+            LAGGED_BEGIN,
+            "### Under lagged delivery (issue 11.4)",
+            LAGGED_SETUP.strip(),
+            f"{rollouts:,} rollouts a scenario, seed {seed} "
+            f"(`python bench/analysis.py --lagged --rollouts {rollouts} --seed {seed}`).",
+            lagged_table(settled, "settled minutes, as shipped"),
+            lagged_table(before, "before 11.4"),
+            LAGGED_END,
+        ]
+    )
+
+
+def write_lagged_docs(text: str) -> None:
+    doc = DOCS.read_text()
+    if LAGGED_BEGIN in doc:
+        head, rest = doc.split(LAGGED_BEGIN, 1)
+        doc = head + text + rest.split(LAGGED_END, 1)[1]
+    else:
+        doc = doc.rstrip("\n") + "\n\n" + text + "\n"
+    DOCS.write_text(doc)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Benchmark the version-versus-version analysis.")
     parser.add_argument("--rollouts", type=int, default=2000, help="per scenario (default 2000)")
@@ -476,7 +685,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="300 rollouts, do not write docs")
     parser.add_argument("--processes", "-j", type=int, default=2)
     parser.add_argument("--no-docs", action="store_true", help=f"do not write {DOCS.name}")
+    parser.add_argument(
+        "--lagged", action="store_true", help="the Canary10Percent5Minutes step on late metrics"
+    )
     args = parser.parse_args(argv)
+    if args.lagged:
+        count = 100 if args.quick else args.rollouts
+        started = time.perf_counter()
+        settled = run_lagged(count, args.seed, args.processes)
+        before = run_lagged(count, args.seed, args.processes, settled=False)
+        text = lagged_markdown(settled, before, count, args.seed)
+        print(text)
+        if not (args.quick or args.no_docs):
+            write_lagged_docs(text)
+        print(f"{count:,} a scenario, {time.perf_counter() - started:.0f} s", file=sys.stderr)
+        return 0
     rollouts = 300 if args.quick else args.rollouts
     started = time.perf_counter()
     all_rows = rows(run(rollouts, args.seed, args.processes), rollouts)
