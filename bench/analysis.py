@@ -527,7 +527,8 @@ def _binomial(rng: random.Random, n: int, p: float) -> int:
 def lagged_rollout(
     scenario: LaggedScenario, rng: random.Random, *, settled: bool = True
 ) -> tuple[str, float, int]:
-    """One Canary10Percent5Minutes step on late metrics: (outcome, seconds, new requests).
+    """One Canary10Percent5Minutes step on late metrics: (outcome, seconds, new-version
+    requests the last verdict judged).
 
     outcome is "reverted" (a fail verdict), "promoted" or "inconclusive" (rolled back by the
     default policy). `settled=False` is the Check before issue 11.4: the cumulative sums of
@@ -587,11 +588,11 @@ def lagged_rollout(
         outcome = evaluate(config, s_sample, n_sample, by_step=by_step).outcome
         spent = now - shift
         if outcome == "fail":
-            return "reverted", spent, new_total
+            return "reverted", spent, n_sample.invocations
         if spent >= CANARY_BAKE_S and outcome == "pass":
-            return "promoted", spent, new_total
+            return "promoted", spent, n_sample.invocations
         if now >= horizon:
-            return "inconclusive", spent, new_total
+            return "inconclusive", spent, n_sample.invocations
     return "inconclusive", now - shift, new_total
 
 
@@ -617,8 +618,8 @@ def run_lagged(
 def lagged_table(results: dict[str, list[tuple[str, float, int]]], label: str) -> str:
     lines = [
         f"| scenario ({label}) | reverted (fail verdict) | promoted | inconclusive "
-        "| time to revert, median / p90 (s) |",
-        "|---|---:|---:|---:|---:|",
+        "| time to revert, median / p90 (s) | new-version requests judged at revert (median) |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for name, outcomes in results.items():
         n = len(outcomes)
@@ -628,9 +629,11 @@ def lagged_table(results: dict[str, list[tuple[str, float, int]]], label: str) -
         }
         times = sorted(t for o, t, _ in outcomes if o == "reverted")
         timing = f"{statistics.median(times):.0f} / {percentile(times, 0.9):.0f}" if times else "-"
+        judged = [j for o, _, j in outcomes if o == "reverted"]
+        evidence = f"{statistics.median(judged):,.0f}" if judged else "-"
         lines.append(
             f"| {name} | {share['reverted']:.1%} | {share['promoted']:.1%} "
-            f"| {share['inconclusive']:.1%} | {timing} |"
+            f"| {share['inconclusive']:.1%} | {timing} | {evidence} |"
         )
     return "\n".join(lines)
 
