@@ -160,7 +160,7 @@ def test_check_timing_out_is_rolled_back_once(
     assert _task_errors(rollout, execution) == ["Sandbox.Timedout"]
     cause = rollout.wait(execution)["cause"]
     assert "Sandbox.Timedout" in cause
-    assert "Task timed out after 30.00 seconds" in cause
+    assert "Task timed out after 60.00 seconds" in cause  # the rollout tasks' Timeout
 
 
 def test_promote_now_crashing_after_it_moved_the_alias_is_retried_and_promotes(

@@ -236,6 +236,7 @@ class Brownout:
     actions: frozenset[str] | None = None
     remaining: int | None = None
     applied: bool = True
+    function: str | None = None
     requests: int = 0
     delayed: int = 0
     timed_out: int = 0
@@ -248,7 +249,13 @@ class Brownout:
             service == self.service
             and (self.actions is None or action in self.actions)
             and (self.remaining is None or self.remaining > 0)
+            and (self.function is None or self.function == _calling_function())
         )
+
+
+def _calling_function() -> str | None:
+    running = lambda_runtime.current_invocation()
+    return running.function_name if running is not None else None
 
 
 _lock = threading.Lock()
@@ -609,6 +616,7 @@ def brownout(
     actions: Iterable[str] | None = None,
     times: int | None = None,
     applied: bool = True,
+    function: str | None = None,
 ) -> Iterator[Brownout]:
     """Degrade `service` ("cloudwatch", "dynamodb", or any of SERVICES) as a brownout does.
 
@@ -617,6 +625,8 @@ def brownout(
     then fails with HTTP `status` (500/503: the service's own `error_code`, e.g.
     CloudWatch's ServiceUnavailable or DynamoDB's InternalServerError) if one is given.
     A request is one HTTP attempt: botocore's retries of a call are requests too.
+    `function`: only the requests that this Lambda function's handler makes (e.g. the
+    control plane's Check), None: every caller.
 
     What the client sees is what it would see on AWS:
     - a latency shorter than its `read_timeout`: the answer, that much later;
@@ -649,6 +659,7 @@ def brownout(
         actions=frozenset(actions) if actions is not None else None,
         remaining=times,
         applied=applied,
+        function=function,
     )
     with _lock:
         _hook()
