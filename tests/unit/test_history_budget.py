@@ -9,6 +9,7 @@ or SetWeight), counting each state's events as the synthesized definition writes
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import pytest
@@ -229,3 +230,24 @@ def test_waits_stretch_only_when_the_events_left_cannot_cover_the_time() -> None
     assert tight is not None
     assert tight * (900 - 9) / 9 >= WEEK
     assert spent is None
+
+
+def test_a_resume_is_seen_within_the_poll_or_a_twentieth_of_the_pause() -> None:
+    # Given a canary paused in its bake at the default 30 s poll
+    state = _state(strategy="Canary10Percent30Minutes")
+    paused_from = T0 + 60
+    for age in (0.0, 60.0, 600.0, 3600.0, 86400.0):
+        now = paused_from + age
+        operator = OperatorDirective(action="paused", by="carol", paused_seconds=age)
+        # When a Check finds it still paused
+        judged = domain.judge(state, Health(operator=operator), now)
+        # Then the next look comes within max(poll, 5% of the pause so far), not at the
+        # pace of a pause that would last the execution's whole timeout (minutes apart)
+        assert judged.cursor.decision is Decision.CONTINUE
+        assert judged.cursor.wait_seconds <= max(30, math.ceil(0.05 * age)), age
+
+
+def test_the_pause_looks_are_bounded_by_a_few_hundred_for_a_week() -> None:
+    assert budget.pause_polls(30, 0, 7 * 86400) < 300
+    assert budget.pause_polls(30, 0, 0) == 0
+    assert budget.pause_polls(30, 0, 600) == 20

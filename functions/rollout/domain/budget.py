@@ -114,6 +114,34 @@ def stretched_wait(
     return max(1, min(wait, math.ceil(phase_seconds))) if phase_seconds > 0 else max(1, wait)
 
 
+# A pause's polls back off with its age: the next look comes after at most this share of
+# the time paused so far, so a resume is seen within max(poll interval, 5% of the pause)
+# and a week-long pause costs a few hundred polls, not the pace of a pause as long as the
+# execution's whole timeout.
+PAUSE_BACKOFF: Final = 0.05
+
+
+def pause_wait(base_seconds: int, paused_seconds: float) -> int:
+    """The next look during a pause: the poll interval, backing off with the pause's age."""
+    return max(base_seconds, math.ceil(PAUSE_BACKOFF * max(0.0, paused_seconds)))
+
+
+def pause_polls(base_seconds: int, paused_seconds: float, more_seconds: float) -> int:
+    """How many looks `pause_wait` takes from a pause of `paused_seconds` to one
+    `more_seconds` longer (an upper bound, counted as the waits are)."""
+    if more_seconds <= 0:
+        return 0
+    age, end, polls = max(0.0, paused_seconds), max(0.0, paused_seconds) + more_seconds, 0
+    knee = base_seconds / PAUSE_BACKOFF  # below it, the poll interval rules
+    if age < knee:
+        flat = min(end, knee) - age
+        polls += math.ceil(flat / base_seconds)
+        age = min(end, knee)
+    if end > age:
+        polls += math.ceil(math.log(end / max(age, 1.0)) / math.log1p(PAUSE_BACKOFF)) + 1
+    return polls
+
+
 def longest_wait(horizon_seconds: int) -> int:
     """The longest a stretched wait gets within an execution of `horizon_seconds` (the
     state machine's timeout): the lease on the alias must outlast it.

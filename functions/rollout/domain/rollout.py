@@ -491,7 +491,7 @@ def judge(state: RolloutState, health: Health, now: float) -> RolloutState:
         # the plan can still finish before the state machine's timeout, then reverts.
         by = operator.by or "an operator"
         pause_left = deployment.deadline - now - sum(cover) - PAUSE_END_MARGIN_SECONDS
-        paused_wait = stretch(pause_left, extra=max(0.0, pause_left)) if pause_left > 0 else 0
+        paused_wait = _pause_wait(deployment, operator.paused_seconds, pause_left, stretch)
         if pause_left <= 0:
             decision = Decision.FAIL
             reason = (
@@ -589,13 +589,17 @@ def _poll_budget(
     longest = max(d.poll_interval_seconds, budget.longest_wait(d.horizon_seconds))
 
     def stretch(
-        phase_seconds: float, *, extra: float = 0.0, next_poll: int = budget.BAKE_POLL_EVENTS
+        phase_seconds: float,
+        *,
+        extra: float = 0.0,
+        next_poll: int = budget.BAKE_POLL_EVENTS,
+        reserve: int = 0,
     ) -> int | None:
         wait = budget.stretched_wait(
             d.poll_interval_seconds,
             bake_seconds=cover[0] + extra,
             gate_seconds=cover[1],
-            left=left,
+            left=left - reserve,
             phase_seconds=phase_seconds,
             next_poll_events=next_poll,
         )
@@ -607,6 +611,26 @@ def _poll_budget(
         f"an execution at {budget.HISTORY_LIMIT}): reverting while it still can"
     )
     return used, cover, stretch, spent
+
+
+def _pause_wait(
+    deployment: Deployment, paused_seconds: float, pause_left: float, stretch: Any
+) -> int | None:
+    """The next look during a pause; None when the history budget cannot hold it.
+
+    The looks back off with the pause's age (budget.pause_wait), so a resume is seen soon
+    after a short pause. If the events left cannot hold such looks until the pause policy
+    ends the pause and then the rest of the plan, the pace of a pause lasting that long
+    rules instead.
+    """
+    if pause_left <= 0:
+        return 0
+    looks = budget.pause_polls(deployment.poll_interval_seconds, paused_seconds, pause_left)
+    rest = stretch(pause_left, reserve=looks * budget.BAKE_POLL_EVENTS)
+    if rest is None:
+        return stretch(pause_left, extra=pause_left)
+    backoff = budget.pause_wait(deployment.poll_interval_seconds, paused_seconds)
+    return max(1, min(max(rest, backoff), math.ceil(pause_left)))
 
 
 def _time_to_cover(state: RolloutState, paused_seconds: float, now: float) -> tuple[float, float]:
