@@ -487,7 +487,7 @@ def _epoch(iso: str) -> float:
 
 
 def detectability(
-    state: RolloutState, metrics: MetricsPort, now: float, window_seconds: int = 3600
+    state: RolloutState, metrics: MetricsPort, now: float, window_minutes: int = 60
 ) -> dict[str, Any] | None:
     """Pre-flight: what regression can this plan detect, given the alias's recent traffic?
 
@@ -501,6 +501,8 @@ def detectability(
         return None
     config = stats.AnalysisConfig.model_validate(d.analysis)
     period = metrics.period_seconds
+    # An hour of Lambda's minutes (the emulator may compress a minute to a second).
+    window_seconds = window_minutes * period
     until = stats.settled_until(config, now, period)
     invocations, errors = metrics.alias_traffic(
         d.function_name, d.alias, until - window_seconds, until
