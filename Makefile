@@ -79,13 +79,14 @@ checkov: setup synth $(CHECKOV_VENV)/.installed
 		--skip-check "$$($(CHECKOV_VENV)/bin/python -c 'import sys, yaml; print(",".join(yaml.safe_load(open(sys.argv[1]))))' $(CHECKOV_SKIPS))"
 
 ## Every benchmark: workflow overhead, upload latency, 100 rollouts at once under Lambda's
-## 15 requests/s control-plane limit, handler import times, the analysis.
+## 15 requests/s control-plane limit, handler import times, the analysis, chaos.
 bench: setup
 	$(BIN)/python bench/rollout_overhead.py
 	$(BIN)/python bench/upload_latency.py
 	$(BIN)/python bench/scale.py --rollouts 100 --rate 15
 	-$(BIN)/python bench/import_time.py  # over its 150 ms budget today (README, Speed); keep going
 	$(BIN)/python bench/analysis.py --rollouts 2000 --seed 1
+	-$(BIN)/python bench/chaos.py --rollouts 500 --seed 1  # prints the fault mix and any invariant violation
 
 pr: format test
 
