@@ -584,7 +584,7 @@ def revert(
     raw = event.get("state") or {}
     if "deployment" not in raw or "cursor" not in raw:
         refused = domain.refusal(raw)
-        _record_refusal(raw, refused, str(event.get("executionId") or ""), ledger, now)
+        _record_refusal(raw, refused, str(event.get("executionId") or ""), ledger, events, now)
         return refused.wire(), "nothing to revert: Prepare did not finish"
     state = RolloutState.model_validate(raw)
     d = state.deployment
@@ -685,19 +685,30 @@ def _announce_outcome(
 
 
 def _record_refusal(
-    raw: Mapping[str, Any], refused: Failure, execution: str, ledger: LedgerPort, now: float
+    raw: Mapping[str, Any],
+    refused: Failure,
+    execution: str,
+    ledger: LedgerPort,
+    events: EventsPort,
+    now: float,
 ) -> None:
     """Prepare did not finish: record the refusal and free the lock if this run took it.
 
     The record matters beyond history: the reconciler sees a finished deployment and leaves
     the alias alone (it may be split by the very rollout that made this one refused).
+
+    A refusal (bad input, pre-flight, a busy alias) announces nothing: nothing started. A
+    deployment that failed before Prepare finished for any other reason (its runtime
+    crashed or timed out, a service stayed unavailable) announces "Deployment Failed",
+    at least once like every outcome: its "Deployment Started" may be out already, and a
+    subscriber waiting for the outcome must hear one (found by bench/chaos.py).
     """
     identity = identity_from_input(raw)
     if identity is None or not execution:
         return  # no function and alias to key a record on (e.g. an upload refused early)
-    function_name, alias, _ = identity
+    function_name, alias, target = identity
     refusal = refused.error in domain.REFUSALS
-    ledger.record_deployment_outcome(
+    recorded = ledger.record_deployment_outcome(
         execution,
         Outcome.REFUSED if refusal else Outcome.FAILED,
         refused.cause,
@@ -705,9 +716,22 @@ def _record_refusal(
         details={"error": refused.error},
         function_name=function_name,
         alias=alias,
-        event_pending=False,  # a refusal before Prepare finished announces nothing
+        event_pending=not refusal,
     )
     ledger.release_lock(function_name, alias, execution)
+    if refusal or not recorded.event_pending or recorded.outcome is None:
+        return
+    failed = DeploymentEvent(
+        detail_type=ledger_domain.outcome_event_type(recorded.outcome),
+        execution_arn=execution,
+        function_name=function_name,
+        alias=alias,
+        target_version=target,
+        reason=recorded.reason or refused.cause,
+        time=domain._iso(now),
+    )
+    if events.emit(failed):
+        ledger.outcome_event_sent(execution)
 
 
 class HookPort(Protocol):

@@ -141,7 +141,7 @@ def test_an_event_that_failed_to_send_stays_pending_for_the_next_finder() -> Non
 
 
 def test_a_refusal_before_prepare_finished_records_no_pending_event() -> None:
-    ledger = InMemoryLedger()
+    ledger, events = InMemoryLedger(), ListEvents()
     raw = {
         "functionName": "orders-api",
         "alias": "live",
@@ -153,9 +153,40 @@ def test_a_refusal_before_prepare_finished_records_no_pending_event() -> None:
         {"state": raw, "executionId": EXEC},
         functions=None,  # type: ignore[arg-type]
         ledger=ledger,
-        events=ListEvents(),
+        events=events,
         now=T0,
     )
 
     assert ledger.records[EXEC]["outcome"] == Outcome.REFUSED.value
+    assert "outcomeEventPending" not in ledger.records[EXEC]
+    assert events.sent == []  # nothing started: a refusal announces nothing
+
+
+def test_a_deployment_that_failed_before_prepare_finished_announces_it_once() -> None:
+    # Given Prepare's runtime died after it sent "Deployment Started" (the chaos run's
+    # `crash_after` at Prepare's PutEvents), so the Catch ran Revert with no deployment
+    ledger, events = InMemoryLedger(), ListEvents()
+    raw = {
+        "functionName": "orders-api",
+        "alias": "live",
+        "targetVersion": "7",
+        "error": {"Error": "Runtime.ExitError", "Cause": "Runtime exited with error"},
+    }
+
+    # When Revert runs, and is retried
+    for now in (T0, T0 + 1):
+        usecases.revert(
+            {"state": raw, "executionId": EXEC},
+            functions=None,  # type: ignore[arg-type]
+            ledger=ledger,
+            events=events,
+            now=now,
+        )
+
+    # Then the failure is recorded and announced once, like every other outcome
+    assert ledger.records[EXEC]["outcome"] == Outcome.FAILED.value
+    assert [(e.detail_type.value, e.execution_arn, e.target_version) for e in events.sent] == [
+        ("Deployment Failed", EXEC, "7")
+    ]
+    assert "Runtime.ExitError" in events.sent[0].reason
     assert "outcomeEventPending" not in ledger.records[EXEC]
