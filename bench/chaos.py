@@ -71,6 +71,7 @@ def main() -> int:
     print(f"  outcomes              {summary['outcomes']}")
     print(f"  executions            {summary['statuses']}")
     print(f"  settled by the sweep  {summary['settledBySweep']}")
+    print(f"  events redelivered    {summary['redeliveredEvents']} (the same outcome again)")
     print(f"  invariant violations  {summary['violations']}")
     for result, violation in report.violations():
         plan = result.plan

@@ -21,7 +21,14 @@ from rollout.adapters.ledger import Ledger
 from rollout.domain.ledger import DeploymentRecord
 from trafficshift.emulator.chaos import draw_plans, run_chaos
 from trafficshift.emulator.cloud import LocalCloud
-from trafficshift.emulator.invariants import EventTap, Expected, Observed, observe, violations
+from trafficshift.emulator.invariants import (
+    EventTap,
+    Expected,
+    Observed,
+    observe,
+    redeliveries,
+    violations,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -100,7 +107,8 @@ def test_the_checker_names_a_split_alias_a_lock_left_and_a_second_outcome_event(
     assert found[0] == "alias: left split, version 1 with routing {'2': 0.5}"
     assert found[1] == f"lock: still held (this execution: {execution})"
     assert found[2] == (
-        "events: 2 outcome events, not 1: ['Deployment Promoted', 'Deployment Rolled Back']"
+        "events: 2 different outcome events, not 1: "
+        "['Deployment Promoted', 'Deployment Rolled Back']"
     )
 
 
@@ -155,3 +163,14 @@ def test_the_checker_names_a_missing_outcome_and_a_claimed_concurrent_change() -
     assert violations(EXPECTED, changed) == [
         "record: ALIAS_CHANGED, but nobody else changed the alias"
     ]
+
+
+def test_the_same_outcome_event_twice_is_a_redelivery_and_none_is_a_violation() -> None:
+    # At least once (a task died between its PutEvents and clearing the marker): the same
+    # event again is one outcome, counted as redelivered; a deployment never announced is not
+    twice = Observed("SUCCEEDED", ("2", {}), None, _record(), 2 * ["Deployment Promoted"])
+    never = Observed("SUCCEEDED", ("2", {}), None, _record(), [])
+
+    assert violations(EXPECTED, twice) == []
+    assert redeliveries(twice) == 1
+    assert violations(EXPECTED, never) == ["events: 0 outcome events, not 1: []"]

@@ -54,7 +54,13 @@ from trafficshift.emulator.driver import (
     sweep,
     task_function,
 )
-from trafficshift.emulator.invariants import EventTap, Expected, observe, violations
+from trafficshift.emulator.invariants import (
+    EventTap,
+    Expected,
+    observe,
+    redeliveries,
+    violations,
+)
 from trafficshift.emulator.sample import publish_version_with
 
 __all__ = [
@@ -290,6 +296,7 @@ class Result:
     outcome: str = ""
     fired: bool = False  # the fault took effect (fired, injected, landed mid-rollout)
     swept: bool = False  # the state settled only after the scheduled sweep
+    redelivered: int = 0  # outcome events sent again (at least once: the same event)
     seconds: float = 0.0
     violations: list[str] = field(default_factory=list)
 
@@ -317,6 +324,7 @@ class ChaosReport:
             "outcomes": dict(collections.Counter(r.outcome or "none" for r in self.results)),
             "statuses": dict(collections.Counter(r.status for r in self.results)),
             "settledBySweep": sum(r.swept for r in self.results),
+            "redeliveredEvents": sum(r.redelivered for r in self.results),
             "violations": len(self.violations()),
         }
 
@@ -514,6 +522,8 @@ def run_chaos(
                 on_result(result)
     tap.drain()
     for result in results:  # again, now that every rollout has had time to misbehave
-        late = violations(result.expected, observe(cloud, result.expected, tap))
+        observed = observe(cloud, result.expected, tap)
+        late = violations(result.expected, observed)
         result.violations += [v for v in late if v not in result.violations]
+        result.redelivered = redeliveries(observed)
     return ChaosReport(results, time.perf_counter() - started)

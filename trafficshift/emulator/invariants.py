@@ -11,7 +11,12 @@ After a rollout has ended (and the reconciler has had its turn), on the emulator
    with the execution (SUCCEEDED is PROMOTED; PROMOTED never ended FAILED) and with what
    happened (ALIAS_CHANGED only when someone did change it).
 4. **Exactly one outcome event** reached EventBridge for the execution (source
-   `trafficshift`), of the type the recorded outcome announces.
+   `trafficshift`), of the type the recorded outcome announces (none for a refusal, which
+   announces nothing). Delivery is at least once (docs/decisions.md, "Outcome events at
+   least once"): a task that dies between its PutEvents and clearing the ledger's marker
+   sends the same event again on its retry, and subscribers dedupe on the execution ARN and
+   detail-type. So the same event twice is one outcome, redelivered (`redeliveries()`
+   counts them); two different outcome events, or none, is a violation.
 
 `observe()` reads all of it from the cloud (the alias with GetAlias, the ledger with the
 control plane's own adapter, the events from an `EventTap`); `violations()` is pure, so a
@@ -40,6 +45,7 @@ __all__ = [
     "Expected",
     "Observed",
     "observe",
+    "redeliveries",
     "violations",
 ]
 
@@ -190,13 +196,24 @@ def violations(expected: Expected, observed: Observed) -> list[str]:
 
     # 4. exactly one outcome event, the one the outcome announces
     events = observed.outcome_events
-    if len(events) != 1:
-        found.append(f"events: {len(events)} outcome events, not 1: {events}")
+    kinds = sorted(set(events))
+    if outcome == Outcome.REFUSED:
+        if events:  # docs/decisions.md: a refusal before Prepare finished announces nothing
+            found.append(f"events: a refusal announces nothing, yet {events} were sent")
+    elif not events:
+        found.append("events: 0 outcome events, not 1: []")
+    elif len(kinds) > 1:
+        found.append(f"events: {len(kinds)} different outcome events, not 1: {events}")
     elif outcome is not None:
         announced = outcome_event_type(Outcome(outcome)).value
-        if events[0] != announced:
-            found.append(f"events: sent {events[0]!r}, but the outcome {outcome} is {announced!r}")
+        if kinds[0] != announced:
+            found.append(f"events: sent {kinds[0]!r}, but the outcome {outcome} is {announced!r}")
     return found
+
+
+def redeliveries(observed: Observed) -> int:
+    """Outcome events sent again (the same detail-type): at-least-once delivery at work."""
+    return len(observed.outcome_events) - len(set(observed.outcome_events))
 
 
 def _show(routing: Routing) -> str:
