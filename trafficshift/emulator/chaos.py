@@ -265,7 +265,9 @@ def _draw(index: int, kind: str, draw: random.Random) -> Plan:
     if kind == "brownout":
         service = draw.choice(("cloudwatch", "dynamodb"))
         actions = draw.choice(BROWNOUT_ACTIONS[service])
-        times = draw.choice((None, *range(1, 13)))
+        # A bounded outage: the fault is disarmed only once the rollout has ended, and one
+        # that never ends holds Revert in its retries (as it would on AWS) past any wait.
+        times = draw.choice((*range(1, 13), 20, 40))
         latency, status = 0.0, None
         if draw.random() < 0.5:
             latency = float(draw.choice((3, 10, 25, 40)))
@@ -273,14 +275,13 @@ def _draw(index: int, kind: str, draw: random.Random) -> Plan:
             status = draw.choice((500, 503))
         what = f"{latency:g} s latency" if latency else f"HTTP {status}"
         which = ", ".join(sorted(actions)) if actions else "every call"
-        count = "all the rollout long" if times is None else f"for the next {times} requests"
-        detail = f"{service} brownout ({which}): {what} {count}"
+        detail = f"{service} brownout ({which}): {what} for the next {times} requests"
         return Plan(
             **common,
             bad=bad,
             detail=detail,
             api=(service, ",".join(sorted(actions or ()))),
-            times=times or 0,
+            times=times,
             latency=latency,
             status=status or 0,
         )
@@ -487,6 +488,7 @@ def _run_one(
     if finished["status"] != "SUCCEEDED":
         time.sleep(0.1)  # the reconciler's turn (the status change it was sent) to finish
     record = ledger.deployment(execution)
+    ended = [] if finished["status"] in TERMINAL else [f"execution: {finished['error']}"]
     return Result(
         plan=plan,
         expected=expected,
@@ -496,6 +498,7 @@ def _run_one(
         fired=fired,
         swept=swept,
         seconds=time.perf_counter() - started,
+        violations=ended,
     )
 
 
@@ -516,7 +519,7 @@ def run_chaos(
     with alarm_on_first_split(cloud, bad):
         for plan in plans:
             result = _run_one(cloud, plan, bad, settle, timeout)
-            result.violations = violations(result.expected, observe(cloud, result.expected, tap))
+            result.violations += violations(result.expected, observe(cloud, result.expected, tap))
             results.append(result)
             if on_result is not None:
                 on_result(result)
