@@ -39,13 +39,13 @@ CASES = [
     ("crash_after", 3),  # Prepare crashes after it sent Deployment Started
     ("crash_after", 9),  # SetWeight crashes after it recorded the step
     ("crash_before", 2),  # Revert crashes before it restores the alias (a bad rollout)
-    ("throttle", 2),  # Lambda's control plane held to 1 request/s (a bad rollout)
+    ("throttle", 5),  # Lambda's control plane held to 3 requests/s
     ("timeout", 2),  # Check times out after it read the signals (a bad rollout)
     ("stop", 8),  # StopExecution 0.45 s after the start (mid-bake)
     ("alias_edit", 1),  # a hand deploy of version 3, 0.23 s after the first split
     ("alias_edit", 4),  # a manual rollback to 1, 0.43 s after the first split
     ("alarm_flip", 2),  # ALARM 0.32 s after the first split, OK 0.25 s later
-    ("brownout", 5),  # every DynamoDB call answered HTTP 500, for the next 40 requests
+    ("brownout", 1),  # CloudWatch answering after 40 s (past the read timeout), 2 requests
 ]
 
 
