@@ -35,7 +35,7 @@ from trafficshift.emulator.cloud import LocalCloud
 from trafficshift.emulator.driver import alarm_on_first_split
 from trafficshift.emulator.logs import handler_logs_to
 from trafficshift.emulator.metering import count_api_calls
-from trafficshift.emulator.sample import create_sample_function
+from trafficshift.emulator.sample import create_errors_alarm, create_sample_function
 
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 PROMOTED, ROLLED_BACK = "promoted", "rolled back"
@@ -61,18 +61,7 @@ def plan(cloud: LocalCloud, rollouts: int, bad_share: float, seed: int) -> list[
     for index in range(rollouts):
         name = f"scale-{index:03d}-{uuid.uuid4().hex[:6]}"
         create_sample_function(lam, name=name, alias="live")
-        alarm = f"{name}-errors"
-        cw.put_metric_alarm(
-            AlarmName=alarm,
-            Namespace="AWS/Lambda",
-            MetricName="Errors",
-            Dimensions=[{"Name": "FunctionName", "Value": name}],
-            Statistic="Sum",
-            Period=60,
-            EvaluationPeriods=1,
-            Threshold=1,
-            ComparisonOperator="GreaterThanOrEqualToThreshold",
-        )
+        alarm = create_errors_alarm(cw, name)
         planned.append(Planned(name, alarm, ROLLED_BACK if index in bad else PROMOTED))
     return planned
 

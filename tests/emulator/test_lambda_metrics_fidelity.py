@@ -12,7 +12,6 @@ minutes before the metric is emitted").
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -23,12 +22,6 @@ from trafficshift.emulator.cloud import LocalCloud
 from trafficshift.emulator.sample import create_sample_function, publish_version_with
 
 ACCOUNT = "123456789012"
-
-
-@pytest.fixture
-def cloud() -> Iterator[LocalCloud]:
-    with LocalCloud(load_control_plane=False, routing_seed=7) as local_cloud:
-        yield local_cloud
 
 
 @pytest.fixture

@@ -61,7 +61,7 @@ from trafficshift.emulator.invariants import (
     redeliveries,
     violations,
 )
-from trafficshift.emulator.sample import publish_version_with
+from trafficshift.emulator.sample import create_errors_alarm, publish_version_with
 
 __all__ = [
     "KINDS",
@@ -442,19 +442,7 @@ def _wait_settled(ledger: Ledger, expected: Expected, timeout: float) -> bool:
 
 
 def _create_alarm(cloud: LocalCloud, function: str) -> str:
-    name = f"{function}-errors"
-    cloud.client("cloudwatch").put_metric_alarm(
-        AlarmName=name,
-        Namespace="AWS/Lambda",
-        MetricName="Errors",
-        Dimensions=[{"Name": "FunctionName", "Value": function}],
-        Statistic="Sum",
-        Period=60,
-        EvaluationPeriods=1,
-        Threshold=1,
-        ComparisonOperator="GreaterThanOrEqualToThreshold",
-    )
-    return name
+    return create_errors_alarm(cloud.client("cloudwatch"), function)
 
 
 def _run_one(

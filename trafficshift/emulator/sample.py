@@ -199,3 +199,23 @@ def publish_version_with(
         lam_client.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig=_WAIT)
         lam_client.update_function_code(FunctionName=name, ZipFile=sample_code_zip(build))
     return _publish(lam_client, name, description or f"ERROR_RATE={error_rate}")
+
+
+def create_errors_alarm(cw: Any, function: str) -> str:
+    """An alarm on the function's AWS/Lambda `Errors` (any error in a minute): its name.
+
+    moto never evaluates it; tests and benchmarks drive it with SetAlarmState.
+    """
+    name = f"{function}-errors"
+    cw.put_metric_alarm(
+        AlarmName=name,
+        Namespace="AWS/Lambda",
+        MetricName="Errors",
+        Dimensions=[{"Name": "FunctionName", "Value": function}],
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+    )
+    return name
