@@ -9,7 +9,7 @@ CHECKOV_VERSION := 3.3.30
 CHECKOV_SKIPS := infra/checkov-skips.yaml
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup demo serve test unit fuzz infra-tests emulator-tests e2e lint format typecheck synth checkov bench clean pr
+.PHONY: setup demo serve test unit integration fuzz infra-tests emulator-tests e2e lint format typecheck synth checkov bench clean pr
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -37,6 +37,10 @@ test: setup lint typecheck synth checkov
 
 unit: setup
 	$(BIN)/pytest -q tests/unit
+
+## Handlers, use cases and adapters against moto's AWS APIs, in-process (no emulator).
+integration: setup
+	$(BIN)/pytest -q tests/integration
 
 ## Hostile-input fuzzer (derandomized); TRAFFICSHIFT_FUZZ_SCALE=10 for ten times the inputs.
 fuzz: setup
