@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from rollout.domain.alias_ref import function_name_of
+
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
 
 # The CLI's documented exit codes (README, "Exit codes").
@@ -308,7 +310,7 @@ class Tracker:
             name=str(described.get("name") or str(described["executionArn"]).split(":")[-1]),
             status=status,
             outcome=outcome_of(status, error),
-            function=d.get("functionName") or _function_name(self.request.get("functionName")),
+            function=d.get("functionName") or function_name_of(self.request.get("functionName")),
             alias=d.get("alias") or self.request.get("alias"),
             stable_version=d.get("stableVersion"),
             target_version=d.get("targetVersion") or _text(self.request.get("targetVersion")),
@@ -445,13 +447,6 @@ def _json(text: Any) -> dict[str, Any]:
 
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
-
-
-def _function_name(value: Any) -> str | None:
-    if not isinstance(value, str):
-        return None
-    # An unqualified ARN names the function last.
-    return value.rsplit(":function:", 1)[-1] if ":function:" in value else value
 
 
 def _as_datetime(value: Any) -> datetime | None:

@@ -15,10 +15,10 @@ so a caller can follow the deployment it started. Works against AWS and the emul
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
+from rollout.domain.alias_ref import FUNCTION_NAME
 from rollout.domain.artifact import (
     MANIFEST_HEADER,
     MANIFEST_METADATA_KEY,
@@ -28,8 +28,6 @@ from rollout.domain.artifact import (
 )
 
 __all__ = ["execution_arn", "upload_artifact"]
-
-_FUNCTION_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 
 
 def upload_artifact(
@@ -52,7 +50,7 @@ def upload_artifact(
     of user metadata; everything else is checked by the deployment, whose execution fails
     naming the problem.
     """
-    if not _FUNCTION_NAME.fullmatch(function_name):
+    if not FUNCTION_NAME.fullmatch(function_name):
         raise ValueError(
             f"{function_name!r} is not a Lambda function name (1-64 letters, digits, '-', '_')"
         )

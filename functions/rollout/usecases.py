@@ -148,22 +148,7 @@ def prepare(
     parsed = parse_request(event.get("input"))
     check_fits_timeout(parsed, state_machine_timeout_seconds)
     name, request = parsed.function_name, parsed.request
-    for where, theirs, ours in (
-        ("partition", parsed.function_partition, partition),
-        ("account", parsed.function_account, account),
-    ):
-        if ours and theirs and theirs != ours:
-            raise InvalidInput(
-                "functionName",
-                f"the function is in {where} {theirs} but this control plane runs in {ours}",
-                f"deploy trafficshift in the function's {where} and start the deployment there",
-            )
-    if region and parsed.function_region and parsed.function_region != region:
-        raise InvalidInput(
-            "functionName",
-            f"the function is in {parsed.function_region} but this control plane runs in {region}",
-            "deploy trafficshift in the function's region and start the deployment there",
-        )
+    parsed.ref.check_in(partition=partition, account=account, region=region)
     if request.hooks is not None:
         check_hooks_allowed(
             request.hooks.model_dump(by_alias=True, exclude_none=True),

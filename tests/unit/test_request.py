@@ -44,7 +44,9 @@ def test_function_arn_is_reduced_to_its_name_and_region() -> None:
 
     parsed = parse_request(_request(functionName=arn))
 
-    assert (parsed.function_name, parsed.function_region) == ("orders-api", "eu-west-1")
+    assert parsed.function_name == "orders-api"
+    assert parsed.ref.arn is not None
+    assert parsed.ref.arn.region == "eu-west-1"
 
 
 def test_integer_target_version_is_accepted_as_text() -> None:

@@ -28,6 +28,7 @@ from typing import IO, Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from rollout.domain.alias_ref import FUNCTION_NAME, function_name_of
 from rollout.domain.errors import InvalidInput, PreflightFailed, shown
 from rollout.domain.request import DeploymentRequest, ParsedRequest, parse_request
 
@@ -53,7 +54,6 @@ MAX_UNZIPPED_BYTES = 262_144_000
 MAX_EXECUTION_NAME = 80
 _DIGEST_CHARS = 24  # 96 bits: a collision between two uploads is not a practical concern
 _NAME_PREFIX_CHARS = MAX_EXECUTION_NAME - 1 - _DIGEST_CHARS
-_FUNCTION_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 _KEY_FIX = f"upload the zip to {KEY_CONVENTION}, e.g. orders-api/build-42.zip"
 _MANIFEST_FIX = (
     f"set {MANIFEST_HEADER} to a JSON object with any of {', '.join(MANIFEST_FIELDS)}, "
@@ -173,7 +173,7 @@ def function_of_key(key: str) -> str:
             f"{shown(key)} is not inside a function's folder ({KEY_CONVENTION})",
             _KEY_FIX,
         )
-    if not _FUNCTION_NAME.fullmatch(folder):
+    if not FUNCTION_NAME.fullmatch(folder):
         raise InvalidInput(
             "artifact.key",
             f"its folder {shown(folder)} is not a Lambda function name "
@@ -199,7 +199,7 @@ def execution_name(bucket: str, key: str, version_id: str | None) -> str:
     identity = json.dumps([bucket, key, version_id or "null"], separators=(",", ":"))
     digest = hashlib.sha256(identity.encode("utf-8", "surrogatepass")).hexdigest()
     folder = key.partition("/")[0]
-    prefix = folder if "/" in key and _FUNCTION_NAME.fullmatch(folder) else "upload"
+    prefix = folder if "/" in key and FUNCTION_NAME.fullmatch(folder) else "upload"
     return f"{prefix[:_NAME_PREFIX_CHARS]}-{digest[:_DIGEST_CHARS]}"
 
 
@@ -255,7 +255,7 @@ def resolve_request(
         ("functionName", raw_input.get("functionName")),
         ("manifest.functionName", manifest.get("functionName")),
     ):
-        if given is not None and function_named(given) != function:
+        if given is not None and function_name_of(given) != function:
             raise InvalidInput(
                 origin,
                 f"is {shown(given)} but the artifact's key {shown(source.key)} names {function}",
@@ -302,27 +302,18 @@ def request_for_prepare(request: Mapping[str, Any], version: str) -> dict[str, A
     return resolved
 
 
-def function_named(value: Any) -> str | None:
-    """The bare function name in a `functionName` (a name or an ARN)."""
-    if not isinstance(value, str):
-        return None
-    if ":function:" in value:
-        return value.split(":function:", 1)[1].split(":", 1)[0]
-    return value
-
-
 def function_of_input(raw: Any) -> str | None:
     """The function a deployment's execution input is about, if it names one."""
     if not isinstance(raw, Mapping):
         return None
-    named = function_named(raw.get("functionName"))
+    named = function_name_of(raw.get("functionName"))
     if named:
         return named
     source = raw.get("artifact")
     key = source.get("key") if isinstance(source, Mapping) else None
     if isinstance(key, str):
         folder, slash, _ = key.partition("/")
-        return folder if slash and _FUNCTION_NAME.fullmatch(folder) else None
+        return folder if slash and FUNCTION_NAME.fullmatch(folder) else None
     return None
 
 

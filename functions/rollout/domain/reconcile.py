@@ -18,6 +18,7 @@ from typing import Any, Final
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
+from rollout.domain.alias_ref import function_name_of
 from rollout.domain.events import DetailType
 from rollout.domain.ledger import LockItem, Outcome
 from rollout.domain.rollout import REFUSALS, ROLLED_BACK, AliasSnapshot, Deployment
@@ -109,8 +110,7 @@ def identity_from_input(raw: Mapping[str, Any] | None) -> tuple[str, str, str | 
     name, alias = raw.get("functionName"), raw.get("alias")
     if not isinstance(name, str) or not isinstance(alias, str) or not name or not alias:
         return None
-    if ":function:" in name:  # an ARN: the bare name is what the ledger and Lambda key on
-        name = name.split(":function:", 1)[1].split(":", 1)[0]
+    name = function_name_of(name) or name  # the bare name is what the ledger and Lambda key on
     target = raw.get("targetVersion")
     return name, alias, (str(target) if target is not None and target != "" else None)
 

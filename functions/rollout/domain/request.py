@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from rollout.domain.alias_ref import ALIAS_HELP, FUNCTION_HELP, AliasRef
 from rollout.domain.analysis import AnalysisConfig
 from rollout.domain.errors import InvalidInput, field_label, shown
 from rollout.domain.gates import ApprovalConfig, HooksConfig, check_approval_fits
@@ -25,20 +26,14 @@ MAX_POLL_INTERVAL_SECONDS = 7 * 24 * 3600  # the longest schedule: a longer poll
 # busy alias (onBusy: wait, about 35 minutes), an upload's code update, Revert's retries
 # (about an hour).
 RESERVED_SECONDS = 2 * 3600
-_FUNCTION_ARN = re.compile(
-    r"^arn:(?P<partition>aws[a-zA-Z-]*):lambda:(?P<region>[a-z0-9-]+):(?P<account>[0-9]{12}):"
-    r"function:(?P<name>[a-zA-Z0-9-_]{1,64})(?::(?P<qualifier>[a-zA-Z0-9-_$]+))?$"
-)
-_FUNCTION_NAME = re.compile(r"^[a-zA-Z0-9-_]{1,64}$")
-_ALIAS_NAME = re.compile(r"^(?!^[0-9]+$)[a-zA-Z0-9-_]{1,128}$")
 _VERSION = re.compile(r"^[0-9]{1,10}$")
 
 _FIELD_HELP = {
     "maxHealthReadFailures": "give a whole number from 0 to 100 (default 3)",
     "analysis": 'give an object such as {"maxErrorRateIncrease": 0.01, "minInvocations": 100, '
     '"falsePositiveRate": 0.01, "onInconclusive": "rollback"}, or {"enabled": false}',
-    "functionName": 'give the function\'s name or its unqualified ARN, e.g. "orders-api"',
-    "alias": 'give the alias that serves traffic, e.g. "live"',
+    "functionName": FUNCTION_HELP,
+    "alias": ALIAS_HELP,
     "targetVersion": 'give a published version number as a string, e.g. "7", '
     'or drop it and set "publish": true',
     "publish": "use true to publish the function's current code, "
@@ -136,11 +131,14 @@ class ParsedRequest(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     request: DeploymentRequest
-    function_name: str  # the bare name, whether the user gave a name or an ARN
-    function_region: str | None  # from the ARN, when one was given
-    function_account: str | None = None  # from the ARN, when one was given
-    function_partition: str | None = None  # from the ARN, when one was given
+    # The bare function name and the alias; with the ARN's partition, region and account
+    # when the function was given as an ARN.
+    ref: AliasRef
     plan: tuple[Step, ...]
+
+    @property
+    def function_name(self) -> str:
+        return self.ref.function
 
 
 def parse_request(raw: Any) -> ParsedRequest:
@@ -168,13 +166,7 @@ def parse_request(raw: Any) -> ParsedRequest:
     except ValidationError as exc:
         raise _invalid_input_from(exc) from None
 
-    name, arn = _function_name_of(request.function_name)
-    if not _ALIAS_NAME.fullmatch(request.alias):
-        raise InvalidInput(
-            "alias",
-            f"{shown(request.alias)} is not a valid alias name",
-            "use 1-128 letters, digits, '-' or '_', not only digits (a version is not an alias)",
-        )
+    ref = AliasRef.parse(request.function_name, request.alias)
     _check_target(request)
     if len(set(request.alarms)) != len(request.alarms) or len(request.alarms) > MAX_ALARMS:
         raise InvalidInput(
@@ -197,10 +189,7 @@ def parse_request(raw: Any) -> ParsedRequest:
     check_approval_fits(request.approval, [s.to_dict() for s in steps])
     return ParsedRequest(
         request=request,
-        function_name=name,
-        function_region=arn["region"] if arn else None,
-        function_account=arn["account"] if arn else None,
-        function_partition=arn["partition"] if arn else None,
+        ref=ref,
         plan=steps,
     )
 
@@ -240,32 +229,6 @@ def _check_target(request: DeploymentRequest) -> None:
             f"{shown(version)} is not a published version number",
             _FIELD_HELP["targetVersion"],
         )
-
-
-def _function_name_of(value: str) -> tuple[str, dict[str, str] | None]:
-    """The bare name, and the ARN's partition, region and account if an ARN was given."""
-    if value.startswith("arn:"):
-        match = _FUNCTION_ARN.fullmatch(value)
-        if match is None:
-            raise InvalidInput(
-                "functionName",
-                f"{shown(value)} is not a Lambda function ARN",
-                "use arn:aws:lambda:<region>:<account>:function:<name>, or just the name",
-            )
-        if match["qualifier"]:
-            raise InvalidInput(
-                "functionName",
-                f"the ARN carries the qualifier {shown(match['qualifier'])}",
-                'give the unqualified ARN and put the alias in "alias"',
-            )
-        return match["name"], match.groupdict()
-    if not _FUNCTION_NAME.fullmatch(value):
-        raise InvalidInput(
-            "functionName",
-            f"{shown(value)} is not a valid function name",
-            "use 1-64 letters, digits, '-' or '_', or the function's ARN",
-        )
-    return value, None
 
 
 def _invalid_input_from(exc: ValidationError) -> InvalidInput:
