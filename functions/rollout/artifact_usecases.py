@@ -1,6 +1,6 @@
 """The use cases of deploying an uploaded zip: the trigger, UpdateCode and PublishArtifact.
 
-Kept apart from `usecases.py` (the rollout's tasks) because they run before a rollout
+Kept apart from the rollout's tasks because they run before a rollout
 exists: they end either in Prepare's input, the console's contract with a `targetVersion`,
 or in an error that Revert turns into the execution's Error and Cause, with nothing moved.
 """
@@ -12,44 +12,21 @@ import os
 import tempfile
 from collections.abc import Mapping
 from datetime import datetime
-from typing import IO, Any, Protocol
+from typing import Any
 from urllib.parse import unquote_plus
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from rollout.application.ports import CodePort, ObjectsPort, WorkflowPort
 from rollout.domain import artifact as domain
 from rollout.domain import budget
 from rollout.domain.artifact import (
     ArtifactSource,
     ArtifactState,
-    CodeSigning,
-    CodeState,
     CodeUpdate,
     Defaults,
-    RunningExecution,
 )
 from rollout.domain.errors import FunctionNotReady, InvalidInput, NotFound
-
-
-class ObjectsPort(Protocol):
-    def head(self, bucket: str, key: str, version_id: str) -> Any: ...
-    def download(self, bucket: str, key: str, version_id: str, into: IO[bytes]) -> None: ...
-
-
-class CodePort(Protocol):
-    def configuration(self, function_name: str) -> CodeState: ...
-    def code_signing(self, function_name: str) -> CodeSigning: ...
-    def update_from_s3(
-        self, function_name: str, *, bucket: str, key: str, version_id: str, revision_id: str
-    ) -> CodeState: ...
-    def publish(self, function_name: str, code_sha256: str, description: str) -> str: ...
-
-
-class WorkflowPort(Protocol):
-    def start(
-        self, state_machine_arn: str, name: str, payload: dict[str, Any]
-    ) -> tuple[str, bool]: ...
-    def running(self, state_machine_arn: str) -> list[RunningExecution]: ...
 
 
 class ArtifactSettings(BaseModel):

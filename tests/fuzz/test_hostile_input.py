@@ -1,6 +1,6 @@
 """Hostile input fuzzer: whatever a deployment's input is, Prepare refuses it by name or runs.
 
-Every generated input goes through `usecases.prepare` against in-memory Lambda and CloudWatch
+Every generated input goes through `prepare.prepare` against in-memory Lambda and CloudWatch
 ports that answer as AWS would for `orders-api` (alias `live` -> 1, versions 1 and 2). For
 each one, Prepare either returns a state within every Step Functions limit, or raises
 `InvalidInput` that names a field of the input, says "Fix:", stays short and printable, and
@@ -52,7 +52,7 @@ from strategies_for_inputs import (
     strategy_objects,
 )
 
-from rollout import usecases
+from rollout.application import prepare
 from rollout.domain import budget
 from rollout.domain.errors import InvalidInput
 from rollout.domain.gates import APPROVAL_MAX_TIMEOUT_SECONDS
@@ -95,7 +95,7 @@ def prepared(test: str, raw: Any) -> dict[str, Any] | InvalidInput:
     FUZZED[test] += 1
     functions, alarms = FakeFunctions(), FakeAlarms()
     try:
-        state = usecases.prepare(
+        state = prepare.prepare(
             {"input": raw, "executionId": "x"},
             functions=functions,
             alarms=alarms,

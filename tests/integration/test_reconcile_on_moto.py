@@ -14,13 +14,13 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from rollout import reconcile
 from rollout.adapters import aws
 from rollout.adapters import events as events_module
 from rollout.adapters.events import Events
 from rollout.adapters.executions import Executions
 from rollout.adapters.lambda_functions import LambdaFunctions
 from rollout.adapters.ledger import Ledger, table_definition
+from rollout.application import reconcile
 from rollout.domain.errors import AliasChangedConcurrently
 from rollout.domain.ledger import OpenItem, Outcome
 from rollout.domain.reconcile import ExecutionInfo, Reconciled

@@ -9,9 +9,9 @@ import pytest
 from botocore.exceptions import ClientError
 from ledger_fake import InMemoryLedger, ListEvents
 
-from rollout import usecases
 from rollout.adapters.aws import translated
 from rollout.adapters.hooks import HookInvoker
+from rollout.application import prepare
 from rollout.domain.errors import AccessDenied, HookFailed, PreflightFailed
 from rollout.domain.rollout import AliasSnapshot, VersionInfo
 
@@ -65,7 +65,7 @@ class NoAlarms:
 def test_an_untagged_function_is_refused_at_preflight_with_the_tag_fix() -> None:
     functions = DeniedFunctions()
     with pytest.raises(PreflightFailed) as caught:
-        usecases.prepare(
+        prepare.prepare(
             {
                 "input": {
                     "functionName": "orders-api",
@@ -91,7 +91,7 @@ def test_a_denied_function_is_said_to_be_untagged_or_missing_not_only_untagged()
     # Given a name IAM denies: in tag mode a function that does not exist has no tags, so
     # IAM denies it exactly as an untagged one (the policy's aws:ResourceTag condition)
     with pytest.raises(PreflightFailed) as caught:
-        usecases.prepare(
+        prepare.prepare(
             {
                 "input": {
                     "functionName": "orders-apx",  # a typo

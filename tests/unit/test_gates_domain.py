@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from ledger_fake import InMemoryLedger, ListEvents
 
-from rollout import usecases
+from rollout.application import check as check_task
+from rollout.application import hooks as gate_tasks
 from rollout.domain import budget, gates
 from rollout.domain import rollout as domain
 from rollout.domain.errors import HookFailed, InvalidInput
@@ -117,7 +118,7 @@ def test_bad_hooks_are_refused_naming_the_field(hooks: Any, field: str) -> None:
     ],
 )
 def test_hooks_named_as_the_construct_allows_pass_the_preflight(reference: str) -> None:
-    usecases.check_hooks_allowed(
+    gate_tasks.check_hooks_allowed(
         {"preTraffic": reference},
         gates.DEFAULT_HOOK_PATTERNS,
         region="us-east-1",
@@ -127,7 +128,7 @@ def test_hooks_named_as_the_construct_allows_pass_the_preflight(reference: str) 
 
 def test_a_hook_the_control_plane_may_not_invoke_is_refused_with_the_patterns() -> None:
     with pytest.raises(InvalidInput) as caught:
-        usecases.check_hooks_allowed(
+        gate_tasks.check_hooks_allowed(
             {"postTraffic": "payments-admin"},
             gates.DEFAULT_HOOK_PATTERNS,
             region=None,
@@ -139,7 +140,7 @@ def test_a_hook_the_control_plane_may_not_invoke_is_refused_with_the_patterns() 
 
 def test_a_hook_in_another_account_is_refused() -> None:
     with pytest.raises(InvalidInput) as caught:
-        usecases.check_hooks_allowed(
+        gate_tasks.check_hooks_allowed(
             {"preTraffic": "arn:aws:lambda:us-east-1:999999999999:function:CodeDeployHook_x"},
             gates.DEFAULT_HOOK_PATTERNS,
             region="us-east-1",
@@ -272,7 +273,7 @@ def test_check_emits_awaiting_approval_once_then_approved_from_the_ledger() -> N
     state = _at_canary(approval=True)
 
     def check(state: RolloutState, now: float, raw: dict[str, Any] | None = None) -> RolloutState:
-        out = usecases.check(
+        out = check_task.check(
             {"state": {**state.wire(), **(raw or {})}, "executionId": EXEC},
             alarms=_NoAlarms(),
             ledger=ledger,
@@ -298,7 +299,7 @@ def test_check_takes_the_gate_tokens_answer_as_approval() -> None:
     ledger.acquire_lock("orders-api", "live", EXEC, 3600, T0)
     waiting = _judge(_at_canary(approval=True), T0 + 60)
 
-    out = usecases.check(
+    out = check_task.check(
         {"state": {**waiting.wire(), "approval": {"approvedBy": "eve"}}, "executionId": EXEC},
         alarms=_NoAlarms(),
         ledger=ledger,
@@ -370,7 +371,7 @@ def test_a_pre_traffic_hook_gets_the_context_and_moves_nothing() -> None:
     hooks, functions, events = _Hooks(b'{"status": "Succeeded"}'), _Functions(), ListEvents()
     state = _state(hooks={"preTraffic": "CodeDeployHook_smoke"})
 
-    out = usecases.run_hook(
+    out = gate_tasks.run_hook(
         _hook_event(state),
         "preTraffic",
         functions=functions,  # type: ignore[arg-type]
@@ -401,7 +402,7 @@ def test_a_failing_hook_raises_hook_failed_naming_phase_function_and_why() -> No
     hooks = _Hooks(b'{"errorType": "RuntimeError", "errorMessage": "503"}', "Unhandled")
 
     with pytest.raises(HookFailed) as caught:
-        usecases.run_hook(
+        gate_tasks.run_hook(
             _hook_event(state),
             "preTraffic",
             functions=_Functions(),  # type: ignore[arg-type]
@@ -416,7 +417,7 @@ def test_a_post_traffic_hook_after_promote_now_first_moves_the_alias_to_100_perc
     hooks, functions = _Hooks(), _Functions()
     state = _at_canary(hooks={"postTraffic": "CodeDeployHook_e2e"})
 
-    out = usecases.run_hook(
+    out = gate_tasks.run_hook(
         _hook_event(state),
         "postTraffic",
         functions=functions,  # type: ignore[arg-type]
@@ -452,13 +453,13 @@ def test_request_approval_leaves_the_token_in_the_ledger() -> None:
             stored.append((execution, token, now, timeout))
 
     state = _at_canary(approval={"timeoutSeconds": 900})
-    usecases.request_approval(
+    gate_tasks.request_approval(
         {"state": state.wire(), "taskToken": "tok-1"}, ledger=Approvals(), now=T0
     )
 
     assert stored == [(EXEC, "tok-1", T0, 900)]
     with pytest.raises(ValueError, match="task token"):
-        usecases.request_approval({"state": state.wire()}, ledger=Approvals(), now=T0)
+        gate_tasks.request_approval({"state": state.wire()}, ledger=Approvals(), now=T0)
 
 
 def test_the_approval_is_kept_when_the_next_step_begins() -> None:
@@ -476,7 +477,7 @@ def test_the_alias_lease_outlasts_the_longest_approval_wait() -> None:
     wait = budget.longest_wait(state.deployment.horizon_seconds)  # the longest stretched wait
     ledger.acquire_lock("orders-api", "live", EXEC, 60, T0)
 
-    usecases.check(
+    check_task.check(
         {"state": state.wire(), "executionId": EXEC},
         alarms=_NoAlarms(),
         ledger=ledger,
@@ -502,7 +503,7 @@ def test_a_retried_post_traffic_hook_finds_its_own_alias_write_done() -> None:
     hooks = _Hooks()
     state = _at_canary(hooks={"postTraffic": "CodeDeployHook_e2e"})
 
-    out = usecases.run_hook(
+    out = gate_tasks.run_hook(
         _hook_event(state),
         "postTraffic",
         functions=AlreadyMoved(),  # type: ignore[arg-type]

@@ -8,8 +8,8 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 from ledger_fake import InMemoryLedger, ListEvents
 
-from rollout import usecases
 from rollout.adapters.aws import translated
+from rollout.application import check
 from rollout.domain import rollout as domain
 from rollout.domain.errors import AccessDenied, InvalidInput, ServiceUnavailable, Throttled
 from rollout.domain.request import parse_request
@@ -56,7 +56,7 @@ class FlakyAlarms:
 def _check(state: RolloutState, alarms: FlakyAlarms, now: float) -> RolloutState:
     ledger = InMemoryLedger()
     ledger.acquire_lock("orders-api", "live", "arn:exec", 3600, T0)
-    out = usecases.check(
+    out = check.check(
         {"state": state.wire(), "executionId": "arn:exec"},
         alarms=alarms,
         ledger=ledger,

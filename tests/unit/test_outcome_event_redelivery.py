@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from ledger_fake import InMemoryLedger, ListEvents
 
-from rollout import usecases
+from rollout.application import outcome
 from rollout.domain import rollout as domain
 from rollout.domain.events import DeploymentEvent
 from rollout.domain.ledger import Outcome
@@ -65,7 +65,7 @@ def _promotable() -> RolloutState:
 
 
 def _promote(ledger: InMemoryLedger, events: Any, now: float) -> dict[str, Any]:
-    return usecases.promote(
+    return outcome.promote(
         {"state": _promotable().wire(), "executionId": EXEC},
         functions=None,  # type: ignore[arg-type]
         ledger=ledger,
@@ -76,7 +76,7 @@ def _promote(ledger: InMemoryLedger, events: Any, now: float) -> dict[str, Any]:
 
 def _revert(ledger: InMemoryLedger, events: Any, now: float) -> None:
     raw = {**_promotable().wire(), "error": {"Error": "HookFailed", "Cause": "smoke test failed"}}
-    usecases.revert(
+    outcome.revert(
         {"state": raw, "executionId": EXEC},
         functions=StableAlias(),  # type: ignore[arg-type]
         ledger=ledger,
@@ -149,7 +149,7 @@ def test_a_refusal_before_prepare_finished_records_no_pending_event() -> None:
         "error": {"Error": "InvalidInput", "Cause": "bad"},
     }
 
-    usecases.revert(
+    outcome.revert(
         {"state": raw, "executionId": EXEC},
         functions=None,  # type: ignore[arg-type]
         ledger=ledger,
@@ -175,7 +175,7 @@ def test_a_deployment_that_failed_before_prepare_finished_announces_it_once() ->
 
     # When Revert runs, and is retried
     for now in (T0, T0 + 1):
-        usecases.revert(
+        outcome.revert(
             {"state": raw, "executionId": EXEC},
             functions=None,  # type: ignore[arg-type]
             ledger=ledger,

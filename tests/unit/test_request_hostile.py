@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from ledger_fake import InMemoryLedger, ListEvents
 
-from rollout import usecases
+from rollout.application import prepare
 from rollout.domain.errors import InvalidInput, NotFound
 from rollout.domain.request import parse_request
 from rollout.domain.rollout import AlarmState, AliasSnapshot, VersionInfo
@@ -267,7 +267,7 @@ class _Alarms:
 
 
 def _prepare(raw: dict[str, Any], functions: _Functions, **where: str) -> dict[str, Any]:
-    return usecases.prepare(
+    return prepare.prepare(
         {"input": raw, "executionId": "x"},
         functions=functions,
         alarms=_Alarms(),

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from ledger_fake import InMemoryLedger, ListEvents
 
-from rollout import usecases
+from rollout.application import shift
 from rollout.domain import rollout as domain
 from rollout.domain.errors import AliasChangedConcurrently
 from rollout.domain.request import parse_request
@@ -93,7 +93,7 @@ def test_a_retried_set_weight_accepts_its_own_write_read_back_as_a_nearby_double
     functions = _WrittenEarlier(0.004999999888241291)
 
     # When SetWeight is retried, Lambda refuses its stale RevisionId
-    shifted = usecases.set_weight(
+    shifted = shift.set_weight(
         {"state": _state()},
         functions=functions,  # type: ignore[arg-type]
         ledger=InMemoryLedger(),
@@ -108,7 +108,7 @@ def test_a_retried_set_weight_accepts_its_own_write_read_back_as_a_nearby_double
 
 def test_a_retried_set_weight_still_refuses_another_weight() -> None:
     with pytest.raises(AliasChangedConcurrently):
-        usecases.set_weight(
+        shift.set_weight(
             {"state": _state()},
             functions=_WrittenEarlier(0.006),  # type: ignore[arg-type]
             ledger=InMemoryLedger(),

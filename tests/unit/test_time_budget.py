@@ -19,8 +19,8 @@ from ledger_fake import InMemoryLedger, ListEvents
 from moto import mock_aws
 from test_health_read_failures import T0, FlakyAlarms, _state
 
-from rollout import usecases
 from rollout.adapters import aws
+from rollout.application import check
 from rollout.domain.errors import ServiceUnavailable
 from rollout.domain.rollout import Decision, RolloutState
 
@@ -85,7 +85,7 @@ class BrownedOutLedger(InMemoryLedger):
 
 def test_a_ledger_brownout_in_check_is_a_counted_health_read_failure() -> None:
     # Given alarms that read fine and a ledger (DynamoDB) that cannot be read
-    out = usecases.check(
+    out = check.check(
         {"state": _state().wire(), "executionId": "arn:exec"},
         alarms=FlakyAlarms(0, ServiceUnavailable("unused")),
         ledger=BrownedOutLedger(),

@@ -19,9 +19,9 @@ import pytest
 from botocore.exceptions import ClientError
 from ledger_fake import InMemoryLedger, ListEvents
 
-from rollout import usecases
 from rollout.adapters.alarms import Alarms
 from rollout.adapters.lambda_functions import LambdaFunctions
+from rollout.application import prepare
 from rollout.domain import rollout as domain
 from rollout.domain.errors import FunctionNotReady, PreflightFailed
 from rollout.domain.request import parse_request
@@ -181,7 +181,7 @@ def snap_start_cloud() -> Iterator[tuple[Any, InMemoryLedger]]:
 
 
 def _prepare(lam: Any, ledger: InMemoryLedger, execution: str = EXECUTION) -> dict[str, Any]:
-    return usecases.prepare(
+    return prepare.prepare(
         {
             "input": {
                 "functionName": "orders-api",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from rollout import usecases
 from rollout.adapters.alarms import Alarms
 from rollout.adapters.metrics import LambdaMetrics
+from rollout.application.check import check
 from rollout.handlers._ports import events, ledger
 from rollout.handlers._runtime import (
     CORRELATION_ID_PATH,
@@ -32,7 +32,7 @@ STEP_ENDED = frozenset({"advance", "promote"})
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     log_deployment_keys(event)
     checked_at = now()
-    state = usecases.check(
+    state = check(
         event,
         alarms=Alarms(),
         ledger=ledger(),

@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from rollout import usecases
 from rollout.adapters.alarms import Alarms
 from rollout.adapters.lambda_functions import LambdaFunctions
 from rollout.adapters.metrics import LambdaMetrics
+from rollout.application.prepare import prepare
 from rollout.domain.gates import HOOK_PATTERNS_ENV, patterns_from_env
 from rollout.domain.rollout import (
     DEFAULT_STATE_MACHINE_TIMEOUT_SECONDS,
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 @log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     log_deployment_keys(event)
-    state = usecases.prepare(
+    state = prepare(
         event,
         functions=LambdaFunctions(),
         alarms=Alarms(),

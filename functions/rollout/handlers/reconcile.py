@@ -12,11 +12,11 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
-from rollout import reconcile
 from rollout.adapters.events import Events
 from rollout.adapters.executions import Executions
 from rollout.adapters.lambda_functions import LambdaFunctions
 from rollout.adapters.ledger import Ledger
+from rollout.application import reconcile
 from rollout.domain.reconcile import STATUS_CHANGE
 from rollout.handlers._runtime import logger, now, tracer
 

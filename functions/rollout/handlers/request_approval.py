@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from rollout import usecases
+from rollout.application.hooks import request_approval
 from rollout.handlers._ports import ledger
 from rollout.handlers._runtime import (
     CORRELATION_ID_PATH,
@@ -24,6 +24,6 @@ if TYPE_CHECKING:
 @log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     log_deployment_keys(event)
-    answer = usecases.request_approval(event, ledger=ledger(), now=now())
+    answer = request_approval(event, ledger=ledger(), now=now())
     logger.info("waiting for approval")
     return answer

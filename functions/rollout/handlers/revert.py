@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from rollout import usecases
 from rollout.adapters.lambda_functions import LambdaFunctions
+from rollout.application.outcome import revert
 from rollout.handlers._ports import events, ledger
 from rollout.handlers._runtime import (
     CORRELATION_ID_PATH,
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 @log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
     log_deployment_keys(event)
-    failure, action = usecases.revert(
+    failure, action = revert(
         event, functions=LambdaFunctions(), ledger=ledger(), events=events(), now=now()
     )
     # A refusal at Prepare started no rollout, so only a prepared one counts as rolled back:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from rollout import usecases
 from rollout.adapters.hooks import HookInvoker
 from rollout.adapters.lambda_functions import LambdaFunctions
+from rollout.application.hooks import run_hook
 from rollout.domain.gates import HOOK_DEFAULT_TIMEOUT_SECONDS
 from rollout.handlers._ports import events
 from rollout.handlers._runtime import (
@@ -30,7 +30,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     phase = str(event.get("phase", ""))
     hooks = (event.get("state") or {}).get("deployment", {}).get("hooks") or {}
     timeout = int(hooks.get("timeoutSeconds", HOOK_DEFAULT_TIMEOUT_SECONDS))
-    state = usecases.run_hook(
+    state = run_hook(
         event,
         phase,
         functions=LambdaFunctions(),

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from rollout import usecases
 from rollout.adapters.lambda_functions import LambdaFunctions
+from rollout.application.shift import set_weight
 from rollout.handlers._ports import events, ledger
 from rollout.handlers._runtime import (
     CORRELATION_ID_PATH,
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 @log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     log_deployment_keys(event)
-    state = usecases.set_weight(
+    state = set_weight(
         event, functions=LambdaFunctions(), ledger=ledger(), events=events(), now=now()
     )
     logger.info(

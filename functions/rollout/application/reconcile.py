@@ -24,20 +24,23 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
+from rollout.application.ports import (
+    EventsPort,
+    ExecutionsPort,
+    FunctionsPort,
+    ReconcilerLedgerPort,
+)
 from rollout.domain import ledger as ledger_domain
 from rollout.domain import reconcile as domain
 from rollout.domain.errors import AliasChangedConcurrently, NotFound
 from rollout.domain.events import DeploymentEvent
-from rollout.domain.ledger import DeploymentRecord, LockItem, OpenItem, Outcome, OutcomeResult
+from rollout.domain.ledger import DeploymentRecord, OpenItem, Outcome
 from rollout.domain.reconcile import ExecutionInfo, Reconciled, ReconcileReport
 from rollout.domain.rollout import AliasSnapshot, Deployment, RevertAction, revert_action
 
 __all__ = [
-    "ExecutionsPort",
-    "FunctionsPort",
-    "LedgerPort",
     "Ports",
     "ReconcileIncomplete",
     "SweepReport",
@@ -49,51 +52,10 @@ __all__ = [
 _RESTORE_ATTEMPTS = 3  # the alias changed between our read and our write: read and decide again
 
 
-class FunctionsPort(Protocol):
-    def get_alias(self, function_name: str, alias: str) -> AliasSnapshot: ...
-    def update_alias(
-        self,
-        function_name: str,
-        alias: str,
-        *,
-        primary: str,
-        additional: dict[str, float],
-        revision_id: str,
-    ) -> AliasSnapshot: ...
-
-
-class LedgerPort(Protocol):
-    def deployment(self, execution: str) -> DeploymentRecord | None: ...
-    def release_lock(self, function_name: str, alias: str, execution: str) -> bool: ...
-    def lock(self, function_name: str, alias: str) -> LockItem | None: ...
-    def record_deployment_outcome(
-        self,
-        execution: str,
-        outcome: Outcome,
-        reason: str,
-        now: float,
-        *,
-        details: Mapping[str, Any] | None = None,
-        function_name: str | None = None,
-        alias: str | None = None,
-        event_pending: bool = True,
-    ) -> OutcomeResult: ...
-    def outcome_event_sent(self, execution: str) -> None: ...
-    def find_unfinished(self) -> list[OpenItem]: ...
-
-
-class ExecutionsPort(Protocol):
-    def describe(self, execution_arn: str) -> ExecutionInfo: ...
-
-
-class EventsPort(Protocol):
-    def emit(self, event: DeploymentEvent) -> bool: ...
-
-
 @dataclass(frozen=True)
 class Ports:
     functions: FunctionsPort
-    ledger: LedgerPort
+    ledger: ReconcilerLedgerPort
     executions: ExecutionsPort
     events: EventsPort
 
