@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from rollout.domain import ledger as shapes
+from rollout.domain import ledger as ledger_domain
 from rollout.domain.events import DeploymentEvent
 from rollout.domain.ledger import (
     LockItem,
@@ -34,13 +34,13 @@ class InMemoryLedger:
         self, function_name: str, alias: str, execution: str, lease_seconds: int, now: float
     ) -> LockResult:
         current = self.locks.get((function_name, alias))
-        if not shapes.takeable(current, execution, now):
+        if not ledger_domain.takeable(current, execution, now):
             assert current is not None
             return LockResult(
                 acquired=False, owner=current.owner, lease_expires_at=current.lease_expires_at
             )
         item = LockItem.model_validate(
-            shapes.lock_item(function_name, alias, execution, lease_seconds, now)
+            ledger_domain.lock_item(function_name, alias, execution, lease_seconds, now)
         )
         self.locks[(function_name, alias)] = item
         previous = current.owner if current and current.owner != execution else None
@@ -77,7 +77,7 @@ class InMemoryLedger:
         found = self.records.get(deployment.execution_id)
         if found is not None and found.get("outcome"):
             return False
-        self.records[deployment.execution_id] = shapes.deployment_item(
+        self.records[deployment.execution_id] = ledger_domain.deployment_item(
             deployment, request_input, now
         )
         return True
@@ -114,14 +114,16 @@ class InMemoryLedger:
             },
         )
         if record.get("outcome"):
-            return shapes.outcome_found(record)
-        fields = shapes.outcome_attributes(
+            return ledger_domain.outcome_found(record)
+        fields = ledger_domain.outcome_attributes(
             outcome, reason, now, details=details, event_pending=event_pending
         )
         record.update(fields)
         if event_pending:  # in the sweep's view until the event is sent
-            record["openPk"] = shapes.OPEN
-            record.setdefault("openSk", shapes.open_deployment_sk(fields["finishedAt"], execution))
+            record["openPk"] = ledger_domain.OPEN
+            record.setdefault(
+                "openSk", ledger_domain.open_deployment_sk(fields["finishedAt"], execution)
+            )
         else:
             record.pop("openPk", None)
             record.pop("openSk", None)
@@ -132,7 +134,7 @@ class InMemoryLedger:
     def outcome_event_sent(self, execution: str) -> None:
         record = self.records.get(execution)
         if record is not None and record.get("outcome"):
-            for name in (shapes.OUTCOME_EVENT_PENDING, "openPk", "openSk"):
+            for name in (ledger_domain.OUTCOME_EVENT_PENDING, "openPk", "openSk"):
                 record.pop(name, None)
 
     def find_unfinished(self) -> list[OpenItem]:

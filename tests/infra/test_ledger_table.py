@@ -10,7 +10,7 @@ import pytest
 from aws_cdk.assertions import Template
 
 from rollout.adapters.ledger import table_definition
-from rollout.domain import ledger as shapes
+from rollout.domain import ledger as ledger_domain
 
 Resources = dict[str, dict[str, Any]]
 
@@ -58,7 +58,11 @@ def test_the_table_has_the_open_and_by_alias_indexes_of_the_adapter(
 ) -> None:
     _, resource = table
     indexes = {i["IndexName"]: i for i in resource["Properties"]["GlobalSecondaryIndexes"]}
-    assert set(indexes) == {shapes.OPEN_INDEX, shapes.BY_ALIAS_INDEX} == {"Open", "ByAlias"}
+    assert (
+        set(indexes)
+        == {ledger_domain.OPEN_INDEX, ledger_domain.BY_ALIAS_INDEX}
+        == {"Open", "ByAlias"}
+    )
     keys = {
         name: [(k["AttributeName"], k["KeyType"]) for k in index["KeySchema"]]
         for name, index in indexes.items()
@@ -85,7 +89,7 @@ def test_the_indexes_project_what_the_adapter_defines(table: tuple[str, dict[str
         for i in table_definition("ledger")["GlobalSecondaryIndexes"]
     }
     assert built == defined
-    assert "leaseExpiresAt" not in built[shapes.OPEN_INDEX]["NonKeyAttributes"]
+    assert "leaseExpiresAt" not in built[ledger_domain.OPEN_INDEX]["NonKeyAttributes"]
 
 
 def _function_role_statements(template_dict: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:

@@ -12,7 +12,7 @@ from moto import mock_aws
 
 from rollout.adapters import aws
 from rollout.adapters.ledger import Ledger, table_definition
-from rollout.domain import ledger as shapes
+from rollout.domain import ledger as ledger_domain
 from rollout.domain.errors import InvalidInput, Throttled
 from rollout.domain.ledger import Outcome, SignalAction
 from rollout.domain.rollout import Deployment, StepRecord
@@ -401,7 +401,7 @@ def test_signals_reach_the_running_deployment_in_order(ledger: Ledger) -> None:
         (SignalAction.RESUME, "alice"),
         (SignalAction.APPROVE, "bob"),
     ]
-    view = shapes.fold_signals(signals, now=T0 + 40)
+    view = ledger_domain.fold_signals(signals, now=T0 + 40)
     assert view.paused_seconds == 15
     assert view.approved
     assert [s.action for s in ledger.deployment(ONE).signals] == [  # type: ignore[union-attr]

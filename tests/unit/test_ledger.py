@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from rollout.domain import ledger
-from rollout.domain import reconcile as rec
+from rollout.domain import reconcile as reconcile_domain
 from rollout.domain.errors import AliasBusy, InvalidInput, PreflightFailed
 from rollout.domain.events import DeploymentEvent, DetailType, event_for
 from rollout.domain.ledger import (
@@ -339,13 +339,13 @@ def _status_change(status: str, **detail: Any) -> dict[str, Any]:
 
 
 def test_status_change_event_is_parsed_with_its_input() -> None:
-    change = rec.parse_status_change(_status_change("ABORTED", error=None))
+    change = reconcile_domain.parse_status_change(_status_change("ABORTED", error=None))
 
     assert change is not None
     assert change.status == "ABORTED"
     assert change.input == {"functionName": "orders-api", "alias": "live"}
-    assert rec.parse_status_change({"detail-type": "Scheduled Event"}) is None
-    unreadable = rec.parse_status_change(_status_change("FAILED", input="not json"))
+    assert reconcile_domain.parse_status_change({"detail-type": "Scheduled Event"}) is None
+    unreadable = reconcile_domain.parse_status_change(_status_change("FAILED", input="not json"))
     assert unreadable is not None
     assert unreadable.input is None
 
@@ -353,14 +353,20 @@ def test_status_change_event_is_parsed_with_its_input() -> None:
 def test_identity_comes_from_the_input_even_with_a_function_arn() -> None:
     arn = "arn:aws:lambda:us-east-1:123456789012:function:orders-api"
 
-    assert rec.identity_from_input({"functionName": arn, "alias": "live", "targetVersion": 7}) == (
+    assert reconcile_domain.identity_from_input(
+        {"functionName": arn, "alias": "live", "targetVersion": 7}
+    ) == (
         "orders-api",
         "live",
         "7",
     )
-    assert rec.identity_from_input({"functionName": "f", "alias": "a"}) == ("f", "a", None)
-    assert rec.identity_from_input({"alias": "a"}) is None
-    assert rec.identity_from_input(None) is None
+    assert reconcile_domain.identity_from_input({"functionName": "f", "alias": "a"}) == (
+        "f",
+        "a",
+        None,
+    )
+    assert reconcile_domain.identity_from_input({"alias": "a"}) is None
+    assert reconcile_domain.identity_from_input(None) is None
 
 
 @pytest.mark.parametrize(
@@ -377,7 +383,7 @@ def test_deployment_is_inferred_only_when_the_alias_proves_it(
 ) -> None:
     alias = AliasSnapshot(function_version=primary, additional_weights=weights, revision_id="r")
 
-    found = rec.inferred_deployment(ME, "orders-api", "live", target, alias, T0)
+    found = reconcile_domain.inferred_deployment(ME, "orders-api", "live", target, alias, T0)
 
     assert (found.stable_version if found else None) == stable
 
@@ -390,11 +396,21 @@ def test_endings_map_to_outcomes_and_events() -> None:
         "target_version": "2",
         "alias_now": "version 1 (100%)",
     }
-    restored = rec.ending(rec.Reconciled.RESTORED, "ABORTED", None, None, **common)
-    foreign = rec.ending(rec.Reconciled.FOREIGN, "ABORTED", None, None, **common)
-    refused = rec.ending(rec.Reconciled.CLEAN, "FAILED", "InvalidInput", "bad", **common)
-    rolled = rec.ending(rec.Reconciled.CLEAN, "FAILED", "DeploymentRolledBack", "x", **common)
-    timed = rec.ending(rec.Reconciled.CLEAN, "TIMED_OUT", None, None, **common)
+    restored = reconcile_domain.ending(
+        reconcile_domain.Reconciled.RESTORED, "ABORTED", None, None, **common
+    )
+    foreign = reconcile_domain.ending(
+        reconcile_domain.Reconciled.FOREIGN, "ABORTED", None, None, **common
+    )
+    refused = reconcile_domain.ending(
+        reconcile_domain.Reconciled.CLEAN, "FAILED", "InvalidInput", "bad", **common
+    )
+    rolled = reconcile_domain.ending(
+        reconcile_domain.Reconciled.CLEAN, "FAILED", "DeploymentRolledBack", "x", **common
+    )
+    timed = reconcile_domain.ending(
+        reconcile_domain.Reconciled.CLEAN, "TIMED_OUT", None, None, **common
+    )
 
     assert restored[:2] == (Outcome.ROLLED_BACK, DetailType.ROLLED_BACK)
     assert "restored version 1" in restored[2]

@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 
 from rollout.adapters import dynamodb_types
 from rollout.adapters.aws import client, translated
-from rollout.domain import ledger as shapes
+from rollout.domain import ledger as ledger_domain
 from rollout.domain.errors import InvalidInput, Throttled
 from rollout.domain.ledger import (
     DeploymentRecord,
@@ -73,7 +73,7 @@ def table_definition(table_name: str) -> dict[str, Any]:
         ],
         "GlobalSecondaryIndexes": [
             {
-                "IndexName": shapes.OPEN_INDEX,
+                "IndexName": ledger_domain.OPEN_INDEX,
                 "KeySchema": [
                     {"AttributeName": "openPk", "KeyType": "HASH"},
                     {"AttributeName": "openSk", "KeyType": "RANGE"},
@@ -88,7 +88,7 @@ def table_definition(table_name: str) -> dict[str, Any]:
                 },
             },
             {
-                "IndexName": shapes.BY_ALIAS_INDEX,
+                "IndexName": ledger_domain.BY_ALIAS_INDEX,
                 "KeySchema": [
                     {"AttributeName": "aliasKey", "KeyType": "HASH"},
                     {"AttributeName": "startedAt", "KeyType": "RANGE"},
@@ -130,7 +130,7 @@ class Ledger:
         caller can name the running execution.
         """
         for _ in range(_ACQUIRE_ATTEMPTS):
-            item = shapes.lock_item(function_name, alias, execution, lease_seconds, now)
+            item = ledger_domain.lock_item(function_name, alias, execution, lease_seconds, now)
             try:
                 with translated("PutItem", _ON_CODE):
                     put = self._client.put_item(
@@ -148,7 +148,7 @@ class Ledger:
                 current = (
                     _lock(_plain(refused.item)) if refused.item else self.lock(function_name, alias)
                 )
-                if current is None or shapes.takeable(current, execution, now):
+                if current is None or ledger_domain.takeable(current, execution, now):
                     continue  # released or expired since: try again
                 return LockResult(
                     acquired=False, owner=current.owner, lease_expires_at=current.lease_expires_at
@@ -174,7 +174,7 @@ class Ledger:
         """Extend our lease. Refused only if another execution holds the alias now (ours
         expired and was taken over): then `acquired=False` names it, and the rollout must stop.
         A lock that vanished (TTL, a sweep) is taken again."""
-        item = shapes.lock_item(function_name, alias, execution, lease_seconds, now)
+        item = ledger_domain.lock_item(function_name, alias, execution, lease_seconds, now)
         keep = ("pk", "sk", "acquiredAt", "openSk")
         fields = {k: v for k, v in item.items() if k not in keep}
         names = {f"#{k}": k for k in fields}
@@ -188,7 +188,7 @@ class Ledger:
             with translated("UpdateItem", _ON_CODE):
                 self._client.update_item(
                     TableName=self._table,
-                    Key=_typed(shapes.lock_key(function_name, alias)),
+                    Key=_typed(ledger_domain.lock_key(function_name, alias)),
                     UpdateExpression="SET " + ", ".join(sets),
                     ConditionExpression="attribute_not_exists(pk) OR #owner = :owner",
                     ExpressionAttributeNames=names,
@@ -212,7 +212,7 @@ class Ledger:
             with translated("DeleteItem", _ON_CODE):
                 self._client.delete_item(
                     TableName=self._table,
-                    Key=_typed(shapes.lock_key(function_name, alias)),
+                    Key=_typed(ledger_domain.lock_key(function_name, alias)),
                     ConditionExpression="#owner = :me",
                     ExpressionAttributeNames={"#owner": "owner"},
                     ExpressionAttributeValues=_typed({":me": execution}),
@@ -225,7 +225,7 @@ class Ledger:
         with translated("GetItem", _ON_CODE):
             found = self._client.get_item(
                 TableName=self._table,
-                Key=_typed(shapes.lock_key(function_name, alias)),
+                Key=_typed(ledger_domain.lock_key(function_name, alias)),
                 ConsistentRead=True,
             )
         return _lock(_plain(found["Item"])) if "Item" in found else None
@@ -237,7 +237,7 @@ class Ledger:
     ) -> bool:
         """Write the record: input, plan, versions. False if it already has an outcome
         (a late retry of Prepare must not reopen a finished deployment)."""
-        item = shapes.deployment_item(deployment, request_input, now)
+        item = ledger_domain.deployment_item(deployment, request_input, now)
         try:
             with translated("PutItem", _ON_CODE):
                 self._client.put_item(
@@ -259,7 +259,7 @@ class Ledger:
     ) -> None:
         """Write a step's latest decision, with its numbers and times (overwrites: retries and
         later Checks of the same step replace it)."""
-        item = shapes.step_item(execution, record, now, numbers=numbers)
+        item = ledger_domain.step_item(execution, record, now, numbers=numbers)
         with translated("PutItem", _ON_CODE):
             self._client.put_item(TableName=self._table, Item=_typed(item))
 
@@ -286,7 +286,7 @@ class Ledger:
         With `function_name` and `alias`, a record that was never started (Prepare died
         before writing it) is created, so that every execution ends with one.
         """
-        fields = shapes.outcome_attributes(
+        fields = ledger_domain.outcome_attributes(
             outcome, reason, now, details=details, event_pending=event_pending
         )
         names = {f"#{k}": k for k in fields}
@@ -308,8 +308,8 @@ class Ledger:
         if event_pending:
             # In the sweep's view until the event is out (the start's openSk if any).
             sets += ["openPk = :openPk", "openSk = if_not_exists(openSk, :openSk)"]
-            values[":openPk"] = shapes.OPEN
-            values[":openSk"] = shapes.open_deployment_sk(fields["finishedAt"], execution)
+            values[":openPk"] = ledger_domain.OPEN
+            values[":openSk"] = ledger_domain.open_deployment_sk(fields["finishedAt"], execution)
             update = "SET " + ", ".join(sets)
         else:
             update = "SET " + ", ".join(sets) + " REMOVE openPk, openSk"
@@ -317,7 +317,7 @@ class Ledger:
             with translated("UpdateItem", _ON_CODE):
                 self._client.update_item(
                     TableName=self._table,
-                    Key=_typed(shapes.deployment_key(execution)),
+                    Key=_typed(ledger_domain.deployment_key(execution)),
                     UpdateExpression=update,
                     ConditionExpression="attribute_not_exists(outcome)",
                     ExpressionAttributeNames=names,
@@ -327,7 +327,7 @@ class Ledger:
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )
         except _ConditionFailed as refused:
-            return shapes.outcome_found(_plain(refused.item or {}))
+            return ledger_domain.outcome_found(_plain(refused.item or {}))
         return OutcomeResult(
             recorded=True, outcome=outcome, reason=reason, event_pending=event_pending
         )
@@ -339,11 +339,11 @@ class Ledger:
             with translated("UpdateItem", _ON_CODE):
                 self._client.update_item(
                     TableName=self._table,
-                    Key=_typed(shapes.deployment_key(execution)),
+                    Key=_typed(ledger_domain.deployment_key(execution)),
                     UpdateExpression="REMOVE #pending, openPk, openSk",
                     # Never create a bare item (UpdateItem would, for a key that is not there).
                     ConditionExpression="attribute_exists(outcome)",
-                    ExpressionAttributeNames={"#pending": shapes.OUTCOME_EVENT_PENDING},
+                    ExpressionAttributeNames={"#pending": ledger_domain.OUTCOME_EVENT_PENDING},
                 )
         except _ConditionFailed:
             pass
@@ -352,10 +352,12 @@ class Ledger:
         """The whole record: input, plan, versions, steps, signals and outcome."""
         items = self._query(
             KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues=_typed({":pk": shapes.deployment_key(execution)["pk"]}),
+            ExpressionAttributeValues=_typed(
+                {":pk": ledger_domain.deployment_key(execution)["pk"]}
+            ),
             ConsistentRead=True,
         )
-        return shapes.record_from_items(items)
+        return ledger_domain.record_from_items(items)
 
     def deployments_for(
         self, function_name: str, alias: str, limit: int = 20
@@ -364,7 +366,7 @@ class Ledger:
         with translated("Query", _ON_CODE):
             found = self._client.query(
                 TableName=self._table,
-                IndexName=shapes.BY_ALIAS_INDEX,
+                IndexName=ledger_domain.BY_ALIAS_INDEX,
                 KeyConditionExpression="aliasKey = :key",
                 ExpressionAttributeValues=_typed({":key": f"{function_name}:{alias}"}),
                 ScanIndexForward=False,
@@ -378,9 +380,9 @@ class Ledger:
         eventually consistent: a second sweep sees the rest, and the sweep reads each record
         itself before it acts, so an entry not yet gone sends nothing twice.)"""
         items = self._query(
-            IndexName=shapes.OPEN_INDEX,
+            IndexName=ledger_domain.OPEN_INDEX,
             KeyConditionExpression="openPk = :open",
-            ExpressionAttributeValues=_typed({":open": shapes.OPEN}),
+            ExpressionAttributeValues=_typed({":open": ledger_domain.OPEN}),
         )
         return [OpenItem.from_item(item) for item in items]
 
@@ -390,7 +392,7 @@ class Ledger:
         self, execution: str, task_token: str, now: float, timeout_seconds: int
     ) -> None:
         """Leave the approval gate's task token where `approve` finds it."""
-        item = shapes.approval_item(execution, task_token, now, timeout_seconds)
+        item = ledger_domain.approval_item(execution, task_token, now, timeout_seconds)
         with translated("PutItem", _ON_CODE):
             self._client.put_item(TableName=self._table, Item=_typed(item))
 
@@ -398,7 +400,7 @@ class Ledger:
         with translated("GetItem", _ON_CODE):
             found = self._client.get_item(
                 TableName=self._table,
-                Key=_typed({"pk": shapes.deployment_key(execution)["pk"], "sk": "APPROVAL"}),
+                Key=_typed({"pk": ledger_domain.deployment_key(execution)["pk"], "sk": "APPROVAL"}),
                 ConsistentRead=True,
             )
         token = _plain(found.get("Item") or {}).get("taskToken")
@@ -420,8 +422,10 @@ class Ledger:
         Refused with InvalidInput if the deployment is unknown or already finished. Sending
         the same signal twice is harmless (see `fold_signals`).
         """
-        chosen = action if isinstance(action, SignalAction) else shapes.parse_action(action)
-        item = shapes.signal_item(execution, chosen, by, now, signal_id or uuid.uuid4().hex[:12])
+        chosen = action if isinstance(action, SignalAction) else ledger_domain.parse_action(action)
+        item = ledger_domain.signal_item(
+            execution, chosen, by, now, signal_id or uuid.uuid4().hex[:12]
+        )
         try:
             with translated("TransactWriteItems", _ON_CODE):
                 self._client.transact_write_items(
@@ -429,7 +433,7 @@ class Ledger:
                         {
                             "ConditionCheck": {
                                 "TableName": self._table,
-                                "Key": _typed(shapes.deployment_key(execution)),
+                                "Key": _typed(ledger_domain.deployment_key(execution)),
                                 "ConditionExpression": (
                                     "attribute_exists(pk) AND attribute_not_exists(outcome)"
                                 ),
@@ -448,7 +452,10 @@ class Ledger:
         items = self._query(
             KeyConditionExpression="pk = :pk AND begins_with(sk, :signal)",
             ExpressionAttributeValues=_typed(
-                {":pk": shapes.deployment_key(execution)["pk"], ":signal": shapes.SIGNAL_PREFIX}
+                {
+                    ":pk": ledger_domain.deployment_key(execution)["pk"],
+                    ":signal": ledger_domain.SIGNAL_PREFIX,
+                }
             ),
             ConsistentRead=True,
         )

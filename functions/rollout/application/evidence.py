@@ -10,7 +10,7 @@ from typing import Any
 from rollout.application.ports import (
     MetricsPort,
 )
-from rollout.domain import analysis as stats
+from rollout.domain import analysis as analysis_domain
 from rollout.domain.rollout import (
     AnalysisView,
     RolloutState,
@@ -29,16 +29,16 @@ def analysis_view(
         return None
     if metrics is None:
         raise ValueError("the analysis is on but the Check has no metrics port")
-    config = stats.AnalysisConfig.model_validate(d.analysis)
+    config = analysis_domain.AnalysisConfig.model_validate(d.analysis)
     period = metrics.period_seconds
-    until = stats.settled_until(config, now, period)
+    until = analysis_domain.settled_until(config, now, period)
     series = metrics.per_minute(
         d.function_name, d.alias, [d.stable_version, d.target_version], d.started_epoch, until
     )
-    empty = stats.MinuteSeries()
+    empty = analysis_domain.MinuteSeries()
     stable_series = series.get(d.stable_version, empty)
     new_series = series.get(d.target_version, empty)
-    counts = stats.settled_counts(
+    counts = analysis_domain.settled_counts(
         config,
         stable_series,
         new_series,
@@ -50,7 +50,7 @@ def analysis_view(
         counts.stable, p99_ms=stable_series.p99_ms, version=d.stable_version
     )
     new = dataclasses.replace(counts.new, p99_ms=new_series.p99_ms, version=d.target_version)
-    verdict = stats.evaluate(config, stable, new, by_step=counts.by_step)
+    verdict = analysis_domain.evaluate(config, stable, new, by_step=counts.by_step)
     reason = verdict.reason
     if verdict.outcome == "undecided" and counts.minutes_judged == 0:
         reason += f" (a minute is judged {config.settle_seconds} s after it ends)"
@@ -75,18 +75,18 @@ def detectability(
     d = state.deployment
     if d.analysis is None:
         return None
-    config = stats.AnalysisConfig.model_validate(d.analysis)
+    config = analysis_domain.AnalysisConfig.model_validate(d.analysis)
     period = metrics.period_seconds
     # An hour of Lambda's minutes (the emulator may compress a minute to a second).
     window_seconds = window_minutes * period
-    until = stats.settled_until(config, now, period)
+    until = analysis_domain.settled_until(config, now, period)
     invocations, errors = metrics.alias_traffic(
         d.function_name, d.alias, until - window_seconds, until
     )
     rate = invocations / window_seconds
     plan = [(float(s["percent"]), int(s["bakeSeconds"])) for s in d.plan if s["percent"] < 100]
-    expected = stats.expected_new_invocations(rate, plan)
-    smallest = stats.detectable_increase(
+    expected = analysis_domain.expected_new_invocations(rate, plan)
+    smallest = analysis_domain.detectable_increase(
         config,
         stable_error_rate=errors / invocations if invocations else 0.0,
         new_invocations=expected,

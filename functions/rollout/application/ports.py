@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import IO, Any, Protocol
 
-from rollout.domain import analysis as stats
+from rollout.domain import analysis as analysis_domain
 from rollout.domain import rollout as domain
 from rollout.domain.artifact import CodeSigning, CodeState, RunningExecution
 from rollout.domain.events import DeploymentEvent
@@ -100,7 +100,7 @@ class MetricsPort(Protocol):
 
     def per_minute(
         self, function_name: str, alias: str, versions: Sequence[str], start: float, end: float
-    ) -> dict[str, stats.MinuteSeries]: ...
+    ) -> dict[str, analysis_domain.MinuteSeries]: ...
 
     def alias_traffic(
         self, function_name: str, alias: str, start: float, end: float

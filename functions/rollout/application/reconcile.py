@@ -33,7 +33,7 @@ from rollout.application.ports import (
     ReconcilerLedgerPort,
 )
 from rollout.domain import ledger as ledger_domain
-from rollout.domain import reconcile as domain
+from rollout.domain import reconcile as reconcile_domain
 from rollout.domain.errors import AliasChangedConcurrently, NotFound
 from rollout.domain.events import DeploymentEvent
 from rollout.domain.ledger import DeploymentRecord, OpenItem, Outcome
@@ -78,8 +78,8 @@ def on_status_change(
 ) -> ReconcileReport | None:
     """Reconcile the execution an EventBridge status-change event is about; None if the event
     is not about one of our executions ending badly."""
-    change = domain.parse_status_change(event)
-    if change is None or change.status not in domain.ENDED_BADLY:
+    change = reconcile_domain.parse_status_change(event)
+    if change is None or change.status not in reconcile_domain.ENDED_BADLY:
         return None
     if state_machine_arn and change.state_machine_arn != state_machine_arn:
         return None
@@ -110,7 +110,7 @@ def sweep(*, ports: Ports, now: float) -> SweepReport:
             try:
                 info = ports.executions.describe(execution)
             except NotFound:
-                info = ExecutionInfo(execution_arn=execution, status=domain.MISSING)
+                info = ExecutionInfo(execution_arn=execution, status=reconcile_domain.MISSING)
             if info.live:
                 continue
             report.reconciled.append(
@@ -151,7 +151,7 @@ def reconcile_execution(
     `execution_input` already is what DescribeExecution returned.
     """
     report = ReconcileReport(execution_arn=execution, status=status, action=Reconciled.UNKNOWN)
-    if status in domain.LIVE:
+    if status in reconcile_domain.LIVE:
         return report.model_copy(
             update={"action": Reconciled.RUNNING, "reason": "the execution still runs"}
         )
@@ -180,9 +180,9 @@ def reconcile_execution(
             )
         function_name, alias_name, target = identity
     # Restore only for the execution that still holds the alias, or a free one: never over
-    # a newer rollout that took the lock after this one (domain.may_restore).
+    # a newer rollout that took the lock after this one (reconcile_domain.may_restore).
     lock = ports.ledger.lock(function_name, alias_name)
-    allowed = domain.may_restore(lock, execution)
+    allowed = reconcile_domain.may_restore(lock, execution)
     try:
         action, alias = _restore(
             ports.functions, function_name, alias_name, deployment, target, allowed=allowed
@@ -191,7 +191,7 @@ def reconcile_execution(
         action, alias = Reconciled.UNKNOWN, None
     stable = deployment.stable_version if deployment else _stable_of(alias, target)
     alias_now = alias.describe() if alias is not None else "no such alias"
-    outcome, detail_type, reason = domain.ending(
+    outcome, detail_type, reason = reconcile_domain.ending(
         action,
         status,
         error,
@@ -293,7 +293,7 @@ def _identity(
             raw = ports.executions.describe(execution).input
         except NotFound:
             raw = None
-    identity = domain.identity_from_input(raw)
+    identity = reconcile_domain.identity_from_input(raw)
     if identity is not None:
         return identity
     if record is not None:
@@ -318,7 +318,7 @@ def _restore(
         alias = functions.get_alias(function_name, alias_name)
         if not allowed:
             return Reconciled.SUPERSEDED, alias
-        ours = deployment or domain.inferred_deployment(
+        ours = deployment or reconcile_domain.inferred_deployment(
             "", function_name, alias_name, target, alias, 0.0
         )
         if ours is None:
