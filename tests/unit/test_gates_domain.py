@@ -118,7 +118,7 @@ def test_bad_hooks_are_refused_naming_the_field(hooks: Any, field: str) -> None:
     ],
 )
 def test_hooks_named_as_the_construct_allows_pass_the_preflight(reference: str) -> None:
-    gate_tasks.check_hooks_allowed(
+    gates.check_hooks_allowed(
         {"preTraffic": reference},
         gates.DEFAULT_HOOK_PATTERNS,
         region="us-east-1",
@@ -128,7 +128,7 @@ def test_hooks_named_as_the_construct_allows_pass_the_preflight(reference: str) 
 
 def test_a_hook_the_control_plane_may_not_invoke_is_refused_with_the_patterns() -> None:
     with pytest.raises(InvalidInput) as caught:
-        gate_tasks.check_hooks_allowed(
+        gates.check_hooks_allowed(
             {"postTraffic": "payments-admin"},
             gates.DEFAULT_HOOK_PATTERNS,
             region=None,
@@ -140,7 +140,7 @@ def test_a_hook_the_control_plane_may_not_invoke_is_refused_with_the_patterns() 
 
 def test_a_hook_in_another_account_is_refused() -> None:
     with pytest.raises(InvalidInput) as caught:
-        gate_tasks.check_hooks_allowed(
+        gates.check_hooks_allowed(
             {"preTraffic": "arn:aws:lambda:us-east-1:999999999999:function:CodeDeployHook_x"},
             gates.DEFAULT_HOOK_PATTERNS,
             region="us-east-1",

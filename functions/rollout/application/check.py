@@ -87,9 +87,7 @@ def _operator_view(
     then leaves the alias to its new owner. Emits Paused / Resumed on the transitions.
     """
     d, cursor = state.deployment, state.cursor
-    lease = ledger_domain.lease_seconds_for(
-        gates.longest_check_interval(d.poll_interval_seconds, d.horizon_seconds)
-    )
+    lease = ledger_domain.alias_lease_seconds(d.poll_interval_seconds, d.horizon_seconds)
     held = ledger.lock(d.function_name, d.alias)
     if (
         held is None

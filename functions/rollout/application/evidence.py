@@ -83,28 +83,6 @@ def detectability(
     invocations, errors = metrics.alias_traffic(
         d.function_name, d.alias, until - window_seconds, until
     )
-    rate = invocations / window_seconds
-    plan = [(float(s["percent"]), int(s["bakeSeconds"])) for s in d.plan if s["percent"] < 100]
-    expected = analysis_domain.expected_new_invocations(rate, plan)
-    smallest = analysis_domain.detectable_increase(
-        config,
-        stable_error_rate=errors / invocations if invocations else 0.0,
-        new_invocations=expected,
+    return analysis_domain.detectability(
+        config, d.plan, invocations, errors, window_seconds=window_seconds, period=period
     )
-    detectable = smallest is not None and smallest <= config.max_error_rate_increase
-    summary: dict[str, Any] = {
-        "aliasRequestsPerSecond": round(rate, 4),
-        "expectedNewVersionInvocations": round(expected, 1),
-        "smallestDetectableIncrease": None if smallest is None else round(smallest, 6),
-        "configuredIncrease": config.max_error_rate_increase,
-        "detectable": detectable,
-        "verdictLagSeconds": config.settle_seconds + period,
-    }
-    if not detectable:
-        summary["warning"] = (
-            f"at {rate:.3g} requests/s in the last hour this plan gives the new version about "
-            f"{expected:.0f} requests, too few to detect a +{config.max_error_rate_increase:.2%} "
-            "error-rate increase; steps may end inconclusive (lengthen the bakes, raise the "
-            "percents, or set analysis.maxErrorRateIncrease higher)"
-        )
-    return summary

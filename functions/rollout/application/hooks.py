@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from rollout.application.ports import (
@@ -21,20 +21,6 @@ from rollout.domain.events import DetailType, event_for
 from rollout.domain.rollout import (
     RolloutState,
 )
-
-
-def check_hooks_allowed(
-    hooks: Mapping[str, Any], patterns: Sequence[str], *, region: str | None, account: str | None
-) -> None:
-    """Pre-flight: every hook is a function of this account and region that the control
-    plane may invoke (its IAM policy allows only `hook_function_names`)."""
-    for phase in gates.HOOK_PHASES:
-        reference = hooks.get(phase)
-        if not reference:
-            continue
-        gates.check_hook_allowed(
-            f"hooks.{phase}", reference, patterns, region=region, account=account
-        )
 
 
 def run_hook(

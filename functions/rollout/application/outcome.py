@@ -40,20 +40,15 @@ def promote(
         )
         revision = updated.revision_id
     outcome = domain.promoted(state, now, revision)
-    # --- ledger: the outcome first, then the lock (whoever finds it free finds what happened)
-    reason = cursor.reason or f"version {d.target_version} promoted"
-    if state.steps:
-        ledger.record_deployment_step(d.execution_id, state.steps[-1], now)
-    recorded = ledger.record_deployment_outcome(
-        d.execution_id,
+    _record_end(
+        state,
         Outcome.PROMOTED,
-        reason,
+        cursor.reason or f"version {d.target_version} promoted",
+        ledger,
+        events,
         now,
         details={"revisionId": revision, "weightPercentBefore": cursor.weight_percent},
     )
-    ledger.release_lock(d.function_name, d.alias, d.execution_id)
-    _announce_outcome(d, recorded, ledger, events, now)
-    # --- end ledger
     return outcome
 
 
@@ -78,9 +73,9 @@ def revert(
     state = RolloutState.model_validate(raw)
     d = state.deployment
     reason = domain.failure_reason(raw)
-    # --- ledger: another execution holds the alias now (our lease expired): not ours to touch
+    # Another execution holds the alias now (our lease expired): not ours to touch.
     holder = ledger.lock(d.function_name, d.alias)
-    if holder is not None and holder.owner != d.execution_id and holder.lease_expires_at >= now:
+    if holder is not None and ledger_domain.held_by_another(holder, d.execution_id, now):
         lost = Failure(
             error="LeaseLost",
             cause=(
@@ -90,7 +85,6 @@ def revert(
         )
         _record_end(state, Outcome.FAILED, lost.cause, ledger, events, now)
         return lost.wire(), "nothing: another execution holds the alias"
-    # --- end ledger
     alias = functions.get_alias(d.function_name, d.alias)
     found = alias  # what the revert found: the Cause says what it undid
     action = domain.revert_action(d, alias)
@@ -104,23 +98,17 @@ def revert(
             additional={},
             revision_id=alias.revision_id,
         )
-    failure: Failure
-    if reason[0] in domain.REFUSALS and state.cursor.step_index < 0:
-        failure = Failure(error=reason[0], cause=reason[1])
-    else:
-        failure = domain.rolled_back(state, action, alias, reason, found=found)
-    # --- ledger
-    # Each announced as `ledger_domain.outcome_event_type` says (Refused and Failed: Failed).
-    if action is RevertAction.FOREIGN:
-        outcome = Outcome.ALIAS_CHANGED
-    elif reason[0] in domain.REFUSALS and state.cursor.step_index < 0:
-        outcome = Outcome.REFUSED
-    elif action is RevertAction.NOTHING and state.cursor.step_index < 0:
-        outcome = Outcome.FAILED
-    else:
-        outcome = Outcome.ROLLED_BACK
-    _record_end(state, outcome, failure.cause, ledger, events, now, action=action.value)
-    # --- end ledger
+    failure = domain.revert_failure(state, action, alias, reason, found=found)
+    outcome = ledger_domain.revert_outcome(action, reason[0], state.cursor.step_index)
+    _record_end(
+        state,
+        outcome,
+        failure.cause,
+        ledger,
+        events,
+        now,
+        details={"revert": action.value, "weightPercentBefore": state.cursor.weight_percent},
+    )
     return failure.wire(), action.value
 
 
@@ -132,9 +120,10 @@ def _record_end(
     events: EventsPort,
     now: float,
     *,
-    action: str | None = None,
+    details: Mapping[str, Any] | None = None,
 ) -> None:
-    """Close the history (first outcome wins), free the lock if ours, emit its event."""
+    """Close the history (first outcome wins), then free the lock if ours (whoever finds it
+    free finds what happened), then emit its event."""
     d = state.deployment
     if state.steps:
         ledger.record_deployment_step(d.execution_id, state.steps[-1], now)
@@ -143,7 +132,9 @@ def _record_end(
         outcome,
         reason,
         now,
-        details={"revert": action, "weightPercentBefore": state.cursor.weight_percent},
+        details=details
+        if details is not None
+        else {"revert": None, "weightPercentBefore": state.cursor.weight_percent},
         function_name=d.function_name,
         alias=d.alias,
     )

@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 
 from rollout.application.evidence import detectability
-from rollout.application.hooks import check_hooks_allowed
 from rollout.application.ports import (
     AlarmsPort,
     EventsPort,
@@ -30,6 +29,7 @@ from rollout.domain.errors import (
 from rollout.domain.events import DetailType, event_for
 from rollout.domain.ledger import LockResult
 from rollout.domain.request import check_fits_timeout, parse_request
+from rollout.domain.rollout import RolloutState
 from rollout.domain.strategies import effective_poll_interval
 
 
@@ -60,16 +60,15 @@ def prepare(
     name, request = parsed.function_name, parsed.request
     parsed.ref.check_in(partition=partition, account=account, region=region)
     if request.hooks is not None:
-        check_hooks_allowed(
+        gates.check_hooks_allowed(
             request.hooks.model_dump(by_alias=True, exclude_none=True),
             hook_patterns,
             region=region,
             account=account,
         )
-    # --- ledger: the per-alias lock, before anything is read for, or published by, this run
+    # The per-alias lock, before anything is read for, or published by, this run.
     execution = str(event.get("executionId", ""))
     lock = _take_alias(parsed, ledger, execution, now, state_machine_timeout_seconds)
-    # --- end ledger
     try:
         alias = functions.get_alias(name, request.alias)
     except NotFound:
@@ -122,19 +121,29 @@ def prepare(
             raise PreflightFailed(
                 f"{estimate['warning']}; refused because analysis.refuseUndetectable is true"
             )
-    # --- ledger: the history starts here; the event says so
     raw_input = event.get("input")
-    ledger.record_deployment_started(
-        state.deployment, raw_input if isinstance(raw_input, Mapping) else {}, now
+    _record_started(
+        state, raw_input if isinstance(raw_input, Mapping) else {}, lock, ledger, events, now
     )
+    return state.wire()
+
+
+def _record_started(
+    state: RolloutState,
+    raw_input: Mapping[str, Any],
+    lock: LockResult,
+    ledger: LedgerPort,
+    events: EventsPort,
+    now: float,
+) -> None:
+    """The history starts here, and the event says so."""
     d = state.deployment
-    started = f"rolling {name}:{request.alias} out from version {d.stable_version}"
+    ledger.record_deployment_started(d, raw_input, now)
+    started = f"rolling {d.qualified} out from version {d.stable_version}"
     started += f" to version {d.target_version} in {len(d.plan)} steps"
     if lock.previous_owner:
         started += f" (took over the expired lock of {lock.previous_owner})"
-    events.emit(event_for(state.deployment, DetailType.STARTED, started, now))
-    # --- end ledger
-    return state.wire()
+    events.emit(event_for(d, DetailType.STARTED, started, now))
 
 
 def _take_alias(
@@ -144,7 +153,7 @@ def _take_alias(
     the state machine retries with a bound, when the input says "onBusy": "wait")."""
     request = parsed.request
     poll = effective_poll_interval(list(parsed.plan), request.poll_interval_seconds)
-    lease = ledger_domain.lease_seconds_for(gates.longest_check_interval(poll, horizon))
+    lease = ledger_domain.alias_lease_seconds(poll, horizon)
     result = ledger.acquire_lock(parsed.function_name, request.alias, execution, lease, now)
     if not result.acquired:
         raise ledger_domain.busy_error(

@@ -36,11 +36,23 @@ def set_weight(
         functions, d, primary=primary, additional=additional, revision_id=state.cursor.revision_id
     )
     shifted = domain.begin_step(state, index, updated.revision_id, now)
-    # --- ledger: the step that ended (its last Check's decision) and the one that begins
-    if state.steps:
-        ledger.record_deployment_step(d.execution_id, state.steps[-1], now)
-    ledger.record_deployment_step(d.execution_id, shifted.steps[-1], now)
-    percent = shifted.cursor.weight_percent
+    _record_step(state, shifted, ledger, events, now)
+    return shifted.wire()
+
+
+def _record_step(
+    before: RolloutState,
+    after: RolloutState,
+    ledger: LedgerPort,
+    events: EventsPort,
+    now: float,
+) -> None:
+    """The step that ended (its last Check's decision) and the one that begins; its event."""
+    d = after.deployment
+    if before.steps:
+        ledger.record_deployment_step(d.execution_id, before.steps[-1], now)
+    ledger.record_deployment_step(d.execution_id, after.steps[-1], now)
+    percent, index = after.cursor.weight_percent, after.cursor.step_index
     events.emit(
         event_for(
             d,
@@ -50,8 +62,6 @@ def set_weight(
             weight_percent=percent,
         )
     )
-    # --- end ledger
-    return shifted.wire()
 
 
 def shift_alias(

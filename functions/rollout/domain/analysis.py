@@ -560,3 +560,41 @@ def _pct(rate: float) -> str:
 
 def _pp(increase: float) -> str:
     return f"+{increase * 100:g} pp"
+
+
+def detectability(
+    config: AnalysisConfig,
+    plan_steps: Sequence[Mapping[str, Any]],
+    invocations: int,
+    errors: int,
+    *,
+    window_seconds: int,
+    period: int,
+) -> dict[str, Any]:
+    """What regression a plan can detect, given the alias's `invocations` and `errors` over
+    the last settled `window_seconds`: the pre-flight's summary (and its warning)."""
+    rate = invocations / window_seconds
+    plan = [(float(s["percent"]), int(s["bakeSeconds"])) for s in plan_steps if s["percent"] < 100]
+    expected = expected_new_invocations(rate, plan)
+    smallest = detectable_increase(
+        config,
+        stable_error_rate=errors / invocations if invocations else 0.0,
+        new_invocations=expected,
+    )
+    detectable = smallest is not None and smallest <= config.max_error_rate_increase
+    summary: dict[str, Any] = {
+        "aliasRequestsPerSecond": round(rate, 4),
+        "expectedNewVersionInvocations": round(expected, 1),
+        "smallestDetectableIncrease": None if smallest is None else round(smallest, 6),
+        "configuredIncrease": config.max_error_rate_increase,
+        "detectable": detectable,
+        "verdictLagSeconds": config.settle_seconds + period,
+    }
+    if not detectable:
+        summary["warning"] = (
+            f"at {rate:.3g} requests/s in the last hour this plan gives the new version about "
+            f"{expected:.0f} requests, too few to detect a +{config.max_error_rate_increase:.2%} "
+            "error-rate increase; steps may end inconclusive (lengthen the bakes, raise the "
+            "percents, or set analysis.maxErrorRateIncrease higher)"
+        )
+    return summary

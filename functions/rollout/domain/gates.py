@@ -236,3 +236,15 @@ def patterns_from_env(text: str | None) -> tuple[str, ...]:
     if text is None:
         return DEFAULT_HOOK_PATTERNS
     return tuple(p.strip() for p in text.split(",") if p.strip())
+
+
+def check_hooks_allowed(
+    hooks: Mapping[str, Any], patterns: Sequence[str], *, region: str | None, account: str | None
+) -> None:
+    """Pre-flight: every hook is a function of this account and region that the control
+    plane may invoke (its IAM policy allows only `hook_function_names`)."""
+    for phase in HOOK_PHASES:
+        reference = hooks.get(phase)
+        if not reference:
+            continue
+        check_hook_allowed(f"hooks.{phase}", reference, patterns, region=region, account=account)

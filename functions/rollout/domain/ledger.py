@@ -49,9 +49,10 @@ from typing import Any, Final
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from rollout.domain import gates
 from rollout.domain.errors import AliasBusy, InvalidInput, PreflightFailed
 from rollout.domain.events import DetailType
-from rollout.domain.rollout import Deployment, StepRecord
+from rollout.domain.rollout import REFUSALS, Deployment, RevertAction, StepRecord
 
 __all__ = [
     "BY_ALIAS_INDEX",
@@ -66,12 +67,14 @@ __all__ = [
     "OutcomeResult",
     "Signal",
     "SignalAction",
+    "alias_lease_seconds",
     "approval_item",
     "bake_remaining",
     "busy_error",
     "deployment_item",
     "deployment_key",
     "fold_signals",
+    "held_by_another",
     "lease_expiry",
     "lease_seconds_for",
     "lock_item",
@@ -82,6 +85,7 @@ __all__ = [
     "outcome_found",
     "parse_action",
     "record_from_items",
+    "revert_outcome",
     "should_renew",
     "signal_item",
     "step_item",
@@ -582,3 +586,25 @@ def bake_remaining(
 
 
 DeploymentRecord.model_rebuild()
+
+
+def held_by_another(lock: LockItem, execution: str, now: float) -> bool:
+    """Another execution holds the alias's lock and its lease still runs."""
+    return lock.owner != execution and lock.lease_expires_at >= now
+
+
+def revert_outcome(action: RevertAction, error: str, step_index: int) -> Outcome:
+    """What a Revert records; each announced as `outcome_event_type` says (Refused and
+    Failed: Failed)."""
+    if action is RevertAction.FOREIGN:
+        return Outcome.ALIAS_CHANGED
+    if error in REFUSALS and step_index < 0:
+        return Outcome.REFUSED
+    if action is RevertAction.NOTHING and step_index < 0:
+        return Outcome.FAILED
+    return Outcome.ROLLED_BACK
+
+
+def alias_lease_seconds(poll_interval_seconds: int, horizon_seconds: int) -> int:
+    """The lease on an alias's lock: it outlasts the longest time between two Checks."""
+    return lease_seconds_for(gates.longest_check_interval(poll_interval_seconds, horizon_seconds))

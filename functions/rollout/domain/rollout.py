@@ -905,3 +905,18 @@ def _iso(epoch: float) -> str:
 
 def _pct(value: float) -> str:
     return f"{value:.4f}".rstrip("0").rstrip(".")
+
+
+def revert_failure(
+    state: RolloutState,
+    action: RevertAction,
+    alias: AliasSnapshot,
+    reason: tuple[str, str],
+    *,
+    found: AliasSnapshot,
+) -> Failure:
+    """The execution's Error and Cause after Revert: a refusal before any shift stays the
+    refusal it was; anything else says what was rolled back (or left) and why."""
+    if reason[0] in REFUSALS and state.cursor.step_index < 0:
+        return Failure(error=reason[0], cause=reason[1])
+    return rolled_back(state, action, alias, reason, found=found)
