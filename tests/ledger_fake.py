@@ -154,6 +154,10 @@ class InMemoryLedger:
         return locks + records
 
     def put_signal(self, execution: str, action: str, by: str, now: float) -> Signal:
+        """As the adapter: only a recorded deployment without an outcome takes a signal."""
+        record = self.records.get(execution)
+        if record is None or record.get("outcome"):
+            raise ledger_domain.signal_refused(execution, SignalAction(action), record)
         signal = Signal(
             execution_arn=execution,
             action=SignalAction(action),

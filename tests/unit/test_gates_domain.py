@@ -271,6 +271,7 @@ def test_check_emits_awaiting_approval_once_then_approved_from_the_ledger() -> N
     ledger, events = InMemoryLedger(), ListEvents()
     ledger.acquire_lock("orders-api", "live", EXEC, 3600, T0)
     state = _at_canary(approval=True)
+    ledger.record_deployment_started(state.deployment, {}, T0)  # as Prepare did
 
     def check(state: RolloutState, now: float, raw: dict[str, Any] | None = None) -> RolloutState:
         out = check_task.check(

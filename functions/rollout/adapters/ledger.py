@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 from rollout.adapters import dynamodb_types
 from rollout.adapters.aws import client, translated
 from rollout.domain import ledger as ledger_domain
-from rollout.domain.errors import InvalidInput, Throttled
+from rollout.domain.errors import Throttled
 from rollout.domain.ledger import (
     DeploymentRecord,
     LockItem,
@@ -479,13 +479,7 @@ def _signal_refused(exc: ClientError, execution: str, action: SignalAction) -> E
     if codes[:1] != ["ConditionalCheckFailed"]:
         return exc
     current = _plain(reasons[0].get("Item") or {})
-    if current:
-        problem = f"the deployment already finished ({current.get('outcome')})"
-        fix = "signals only steer a running deployment; start a new one if needed"
-    else:
-        problem = "no deployment is recorded for this execution"
-        fix = "give the ARN of a running trafficshift execution (it may not have started yet)"
-    return InvalidInput("execution", f"cannot send {action.value} to {execution}: {problem}", fix)
+    return ledger_domain.signal_refused(execution, action, current or None)
 
 
 def _lock(plain: Mapping[str, Any]) -> LockItem | None:

@@ -88,6 +88,7 @@ __all__ = [
     "revert_outcome",
     "should_renew",
     "signal_item",
+    "signal_refused",
     "step_item",
     "takeable",
 ]
@@ -608,3 +609,16 @@ def revert_outcome(action: RevertAction, error: str, step_index: int) -> Outcome
 def alias_lease_seconds(poll_interval_seconds: int, horizon_seconds: int) -> int:
     """The lease on an alias's lock: it outlasts the longest time between two Checks."""
     return lease_seconds_for(gates.longest_check_interval(poll_interval_seconds, horizon_seconds))
+
+
+def signal_refused(
+    execution: str, action: SignalAction, record: Mapping[str, Any] | None
+) -> InvalidInput:
+    """Why a signal is not taken: the deployment is unknown (`record` None) or finished."""
+    if record:
+        problem = f"the deployment already finished ({record.get('outcome')})"
+        fix = "signals only steer a running deployment; start a new one if needed"
+    else:
+        problem = "no deployment is recorded for this execution"
+        fix = "give the ARN of a running trafficshift execution (it may not have started yet)"
+    return InvalidInput("execution", f"cannot send {action.value} to {execution}: {problem}", fix)
