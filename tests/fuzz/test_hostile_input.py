@@ -96,7 +96,9 @@ def prepared(test: str, raw: Any) -> dict[str, Any] | InvalidInput:
     functions, alarms = FakeFunctions(), FakeAlarms()
     try:
         state = prepare.prepare(
-            {"input": raw, "executionId": "x"},
+            raw,
+            execution="x",
+            started_at=NOW,
             functions=functions,
             alarms=alarms,
             ledger=InMemoryLedger(),
@@ -105,7 +107,7 @@ def prepared(test: str, raw: Any) -> dict[str, Any] | InvalidInput:
             region=REGION,
             account=ACCOUNT,
             partition=PARTITION,
-        )
+        ).wire()
     except InvalidInput as refused:
         _check_refusal(raw, refused, functions)
         return refused

@@ -67,14 +67,13 @@ def test_an_untagged_function_is_refused_at_preflight_with_the_tag_fix() -> None
     with pytest.raises(PreflightFailed) as caught:
         prepare.prepare(
             {
-                "input": {
-                    "functionName": "orders-api",
-                    "alias": "live",
-                    "publish": True,
-                    "strategy": "Canary10Percent5Minutes",
-                },
-                "executionId": "arn:exec",
+                "functionName": "orders-api",
+                "alias": "live",
+                "publish": True,
+                "strategy": "Canary10Percent5Minutes",
             },
+            execution="arn:exec",
+            started_at=1_800_000_000.0,
             functions=functions,  # type: ignore[arg-type]
             alarms=NoAlarms(),  # type: ignore[arg-type]
             ledger=InMemoryLedger(),
@@ -93,14 +92,13 @@ def test_a_denied_function_is_said_to_be_untagged_or_missing_not_only_untagged()
     with pytest.raises(PreflightFailed) as caught:
         prepare.prepare(
             {
-                "input": {
-                    "functionName": "orders-apx",  # a typo
-                    "alias": "live",
-                    "targetVersion": "2",
-                    "strategy": "AllAtOnce",
-                },
-                "executionId": "arn:exec",
+                "functionName": "orders-apx",  # a typo
+                "alias": "live",
+                "targetVersion": "2",
+                "strategy": "AllAtOnce",
             },
+            execution="arn:exec",
+            started_at=1_800_000_000.0,
             functions=DeniedFunctions(),  # type: ignore[arg-type]
             alarms=NoAlarms(),  # type: ignore[arg-type]
             ledger=InMemoryLedger(),

@@ -275,7 +275,8 @@ def test_check_emits_awaiting_approval_once_then_approved_from_the_ledger() -> N
 
     def check(state: RolloutState, now: float, raw: dict[str, Any] | None = None) -> RolloutState:
         out = check_task.check(
-            {"state": {**state.wire(), **(raw or {})}, "executionId": EXEC},
+            state,
+            approved_by_token=gates.token_approval({**state.wire(), **(raw or {})}),
             alarms=_NoAlarms(),
             ledger=ledger,
             events=events,
@@ -300,13 +301,15 @@ def test_check_takes_the_gate_tokens_answer_as_approval() -> None:
     ledger.acquire_lock("orders-api", "live", EXEC, 3600, T0)
     waiting = _judge(_at_canary(approval=True), T0 + 60)
 
+    answered = {**waiting.wire(), "approval": {"approvedBy": "eve"}}  # SendTaskSuccess's output
     out = check_task.check(
-        {"state": {**waiting.wire(), "approval": {"approvedBy": "eve"}}, "executionId": EXEC},
+        waiting,
+        approved_by_token=gates.token_approval(answered),
         alarms=_NoAlarms(),
         ledger=ledger,
         events=ListEvents(),
         now=T0 + 65,
-    )
+    ).wire()
 
     assert out["cursor"]["decision"] == "advance"
     assert out["cursor"]["approvedBy"] == "eve"
@@ -364,22 +367,18 @@ class _Functions:
         return AliasSnapshot(function_version=kw["primary"], revision_id="r9")
 
 
-def _hook_event(state: RolloutState) -> dict[str, Any]:
-    return {"state": state.wire(), "executionId": EXEC}
-
-
 def test_a_pre_traffic_hook_gets_the_context_and_moves_nothing() -> None:
     hooks, functions, events = _Hooks(b'{"status": "Succeeded"}'), _Functions(), ListEvents()
     state = _state(hooks={"preTraffic": "CodeDeployHook_smoke"})
 
     out = gate_tasks.run_hook(
-        _hook_event(state),
+        state,
         "preTraffic",
         functions=functions,  # type: ignore[arg-type]
         hooks=hooks,
         events=events,
         now=T0,
-    )
+    ).wire()
 
     ((reference, context),) = hooks.calls
     assert reference == "CodeDeployHook_smoke"
@@ -404,7 +403,7 @@ def test_a_failing_hook_raises_hook_failed_naming_phase_function_and_why() -> No
 
     with pytest.raises(HookFailed) as caught:
         gate_tasks.run_hook(
-            _hook_event(state),
+            state,
             "preTraffic",
             functions=_Functions(),  # type: ignore[arg-type]
             hooks=hooks,
@@ -419,13 +418,13 @@ def test_a_post_traffic_hook_after_promote_now_first_moves_the_alias_to_100_perc
     state = _at_canary(hooks={"postTraffic": "CodeDeployHook_e2e"})
 
     out = gate_tasks.run_hook(
-        _hook_event(state),
+        state,
         "postTraffic",
         functions=functions,  # type: ignore[arg-type]
         hooks=hooks,
         events=ListEvents(),
         now=T0,
-    )
+    ).wire()
 
     assert functions.updates == [("7", {}, "r2")]  # with the RevisionId last read
     assert hooks.calls[0][1]["trafficshift"]["aliasWeightPercent"] == 100.0
@@ -454,13 +453,11 @@ def test_request_approval_leaves_the_token_in_the_ledger() -> None:
             stored.append((execution, token, now, timeout))
 
     state = _at_canary(approval={"timeoutSeconds": 900})
-    gate_tasks.request_approval(
-        {"state": state.wire(), "taskToken": "tok-1"}, ledger=Approvals(), now=T0
-    )
+    gate_tasks.request_approval(state, "tok-1", ledger=Approvals(), now=T0)
 
     assert stored == [(EXEC, "tok-1", T0, 900)]
     with pytest.raises(ValueError, match="task token"):
-        gate_tasks.request_approval({"state": state.wire()}, ledger=Approvals(), now=T0)
+        gate_tasks.request_approval(state, None, ledger=Approvals(), now=T0)
 
 
 def test_the_approval_is_kept_when_the_next_step_begins() -> None:
@@ -479,7 +476,7 @@ def test_the_alias_lease_outlasts_the_longest_approval_wait() -> None:
     ledger.acquire_lock("orders-api", "live", EXEC, 60, T0)
 
     check_task.check(
-        {"state": state.wire(), "executionId": EXEC},
+        state,
         alarms=_NoAlarms(),
         ledger=ledger,
         events=ListEvents(),
@@ -505,13 +502,13 @@ def test_a_retried_post_traffic_hook_finds_its_own_alias_write_done() -> None:
     state = _at_canary(hooks={"postTraffic": "CodeDeployHook_e2e"})
 
     out = gate_tasks.run_hook(
-        _hook_event(state),
+        state,
         "postTraffic",
         functions=AlreadyMoved(),  # type: ignore[arg-type]
         hooks=hooks,
         events=ListEvents(),
         now=T0,
-    )
+    ).wire()
 
     assert out["cursor"]["revisionId"] == "r9"
     assert len(hooks.calls) == 1

@@ -57,7 +57,7 @@ def _check(state: RolloutState, alarms: FlakyAlarms, now: float) -> RolloutState
     ledger = InMemoryLedger()
     ledger.acquire_lock("orders-api", "live", "arn:exec", 3600, T0)
     out = check.check(
-        {"state": state.wire(), "executionId": "arn:exec"},
+        state,
         alarms=alarms,
         ledger=ledger,
         events=ListEvents(),

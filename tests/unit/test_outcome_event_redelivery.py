@@ -66,7 +66,7 @@ def _promotable() -> RolloutState:
 
 def _promote(ledger: InMemoryLedger, events: Any, now: float) -> dict[str, Any]:
     return outcome.promote(
-        {"state": _promotable().wire(), "executionId": EXEC},
+        _promotable(),
         functions=None,  # type: ignore[arg-type]
         ledger=ledger,
         events=events,
@@ -77,11 +77,12 @@ def _promote(ledger: InMemoryLedger, events: Any, now: float) -> dict[str, Any]:
 def _revert(ledger: InMemoryLedger, events: Any, now: float) -> None:
     raw = {**_promotable().wire(), "error": {"Error": "HookFailed", "Cause": "smoke test failed"}}
     outcome.revert(
-        {"state": raw, "executionId": EXEC},
+        raw,
         functions=StableAlias(),  # type: ignore[arg-type]
         ledger=ledger,
         events=events,
         now=now,
+        execution=EXEC,
     )
 
 
@@ -150,11 +151,12 @@ def test_a_refusal_before_prepare_finished_records_no_pending_event() -> None:
     }
 
     outcome.revert(
-        {"state": raw, "executionId": EXEC},
+        raw,
         functions=None,  # type: ignore[arg-type]
         ledger=ledger,
         events=events,
         now=T0,
+        execution=EXEC,
     )
 
     assert ledger.records[EXEC]["outcome"] == Outcome.REFUSED.value
@@ -176,11 +178,12 @@ def test_a_deployment_that_failed_before_prepare_finished_announces_it_once() ->
     # When Revert runs, and is retried
     for now in (T0, T0 + 1):
         outcome.revert(
-            {"state": raw, "executionId": EXEC},
+            raw,
             functions=None,  # type: ignore[arg-type]
             ledger=ledger,
             events=events,
             now=now,
+            execution=EXEC,
         )
 
     # Then the failure is recorded and announced once, like every other outcome

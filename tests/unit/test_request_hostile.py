@@ -268,14 +268,16 @@ class _Alarms:
 
 def _prepare(raw: dict[str, Any], functions: _Functions, **where: str) -> dict[str, Any]:
     return prepare.prepare(
-        {"input": raw, "executionId": "x"},
+        raw,
+        execution="x",
+        started_at=0.0,
         functions=functions,
         alarms=_Alarms(),
         ledger=InMemoryLedger(),
         events=ListEvents(),
         now=0.0,
         **where,
-    )
+    ).wire()
 
 
 def test_publish_with_a_missing_alarm_is_refused_before_a_version_is_published() -> None:

@@ -19,7 +19,7 @@ from rollout.application import shift
 from rollout.domain import rollout as domain
 from rollout.domain.errors import AliasChangedConcurrently
 from rollout.domain.request import parse_request
-from rollout.domain.rollout import AliasSnapshot, VersionInfo
+from rollout.domain.rollout import AliasSnapshot, RolloutState, VersionInfo
 
 T0 = 1_800_000_000.0
 ROLE = "arn:aws:iam::123456789012:role/orders"
@@ -94,12 +94,12 @@ def test_a_retried_set_weight_accepts_its_own_write_read_back_as_a_nearby_double
 
     # When SetWeight is retried, Lambda refuses its stale RevisionId
     shifted = shift.set_weight(
-        {"state": _state()},
+        RolloutState.model_validate(_state()),
         functions=functions,  # type: ignore[arg-type]
         ledger=InMemoryLedger(),
         events=ListEvents(),
         now=T0 + 1,
-    )
+    ).wire()
 
     # Then it takes the alias as its own write and goes on with the read RevisionId
     assert shifted["cursor"]["weightPercent"] == 0.5
@@ -109,7 +109,7 @@ def test_a_retried_set_weight_accepts_its_own_write_read_back_as_a_nearby_double
 def test_a_retried_set_weight_still_refuses_another_weight() -> None:
     with pytest.raises(AliasChangedConcurrently):
         shift.set_weight(
-            {"state": _state()},
+            RolloutState.model_validate(_state()),
             functions=_WrittenEarlier(0.006),  # type: ignore[arg-type]
             ledger=InMemoryLedger(),
             events=ListEvents(),

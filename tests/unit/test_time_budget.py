@@ -86,7 +86,7 @@ class BrownedOutLedger(InMemoryLedger):
 def test_a_ledger_brownout_in_check_is_a_counted_health_read_failure() -> None:
     # Given alarms that read fine and a ledger (DynamoDB) that cannot be read
     out = check.check(
-        {"state": _state().wire(), "executionId": "arn:exec"},
+        _state(),
         alarms=FlakyAlarms(0, ServiceUnavailable("unused")),
         ledger=BrownedOutLedger(),
         events=ListEvents(),

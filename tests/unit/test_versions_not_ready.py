@@ -181,23 +181,23 @@ def snap_start_cloud() -> Iterator[tuple[Any, InMemoryLedger]]:
 
 
 def _prepare(lam: Any, ledger: InMemoryLedger, execution: str = EXECUTION) -> dict[str, Any]:
+    now = time.time()
     return prepare.prepare(
         {
-            "input": {
-                "functionName": "orders-api",
-                "alias": "live",
-                "publish": True,
-                "strategy": "Canary10Percent5Minutes",
-                "analysis": {"enabled": False},
-            },
-            "executionId": execution,
+            "functionName": "orders-api",
+            "alias": "live",
+            "publish": True,
+            "strategy": "Canary10Percent5Minutes",
+            "analysis": {"enabled": False},
         },
+        execution=execution,
+        started_at=now,
         functions=LambdaFunctions(lam),
         alarms=Alarms(None),
         ledger=ledger,
         events=ListEvents(),
-        now=time.time(),
-    )
+        now=now,
+    ).wire()
 
 
 def _versions(lam: Any) -> list[str]:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from rollout.application.evidence import analysis_view
 from rollout.application.ports import (
     AlarmsPort,
@@ -12,7 +9,6 @@ from rollout.application.ports import (
     LedgerPort,
     MetricsPort,
 )
-from rollout.domain import gates
 from rollout.domain import ledger as ledger_domain
 from rollout.domain import rollout as domain
 from rollout.domain.errors import (
@@ -29,15 +25,16 @@ from rollout.domain.rollout import (
 
 
 def check(
-    event: Mapping[str, Any],
+    state: RolloutState,
     *,
     alarms: AlarmsPort,
     ledger: LedgerPort,
     events: EventsPort,
     now: float,
     metrics: MetricsPort | None = None,
-) -> dict[str, Any]:
-    state = RolloutState.model_validate(event["state"])
+    approved_by_token: str | None = None,
+) -> RolloutState:
+    """`approved_by_token`: who approved through the gate's task token, if anyone."""
     names = state.deployment.alarms
     # A degraded read (throttled, 5xx, timed out, or too little of the task's time left) is
     # a counted health-read failure, never a task error that Revert would catch: the
@@ -47,14 +44,13 @@ def check(
         analysis = analysis_view(state, metrics, now)
         operator = _operator_view(state, ledger, events, now)
     except (Throttled, ServiceUnavailable) as exc:
-        return domain.health_unreadable(state, str(exc), now).wire()
-    by_token = gates.token_approval(event["state"])
-    if by_token and not operator.approved_by:
-        operator = operator.model_copy(update={"approved_by": by_token})
+        return domain.health_unreadable(state, str(exc), now)
+    if approved_by_token and not operator.approved_by:
+        operator = operator.model_copy(update={"approved_by": approved_by_token})
     health = Health(alarms=alarm_states, analysis=analysis, operator=operator)
     judged = domain.judge(state, health, now)
     _announce_gate(state, judged, events, now)
-    return judged.wire()
+    return judged
 
 
 def _announce_gate(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from rollout.application.ports import (
@@ -24,14 +23,14 @@ from rollout.domain.rollout import (
 
 
 def run_hook(
-    event: Mapping[str, Any],
+    state: RolloutState,
     phase: str,
     *,
     functions: FunctionsPort,
     hooks: HookPort,
     events: EventsPort,
     now: float,
-) -> dict[str, Any]:
+) -> RolloutState:
     """Invoke the deployment's `phase` hook; raise HookFailed (-> Revert) unless it passes.
 
     postTraffic runs with the new version on 100%: if the rollout was promoted early (an
@@ -39,11 +38,10 @@ def run_hook(
     """
     if phase not in gates.HOOK_PHASES:
         raise ValueError(f"unknown hook phase {phase!r}")
-    state = RolloutState.model_validate(event["state"])
     d, cursor = state.deployment, state.cursor
     reference = (d.hooks or {}).get(phase)
     if not reference:
-        return state.wire()  # the Choice before the hook task makes this unreachable
+        return state  # the Choice before the hook task makes this unreachable
     if phase == "postTraffic" and cursor.weight_percent < 100:
         # A retry of this task (the hook's Invoke throttled) finds its own write done.
         updated = shift_alias(
@@ -72,22 +70,20 @@ def run_hook(
     record = {"phase": phase, "function": reference, "passedAt": domain._iso(now)}
     return state.model_copy(
         update={"cursor": cursor, "hook_results": [*state.hook_results, record]}
-    ).wire()
+    )
 
 
 def request_approval(
-    event: Mapping[str, Any], *, ledger: ApprovalPort, now: float
-) -> dict[str, Any]:
+    state: RolloutState, task_token: Any, *, ledger: ApprovalPort, now: float
+) -> None:
     """Leave the gate's task token in the ledger, where `trafficshift approve` finds it.
 
     The state machine then waits on the token (waitForTaskToken) for one gate wait; each
     wait has a token of its own, and the newest one is the one in the ledger.
     """
-    state = RolloutState.model_validate(event["state"])
-    token = event.get("taskToken")
+    token = task_token
     if not isinstance(token, str) or not token:
         raise ValueError("the approval gate was invoked without a task token")
     d = state.deployment
     timeout = d.approval_timeout_seconds or gates.APPROVAL_DEFAULT_TIMEOUT_SECONDS
     ledger.request_approval(d.execution_id, token, now, timeout)
-    return {"requested": True}

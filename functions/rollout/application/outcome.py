@@ -24,14 +24,13 @@ from rollout.domain.rollout import (
 
 
 def promote(
-    event: Mapping[str, Any],
+    state: RolloutState,
     *,
     functions: FunctionsPort,
     ledger: LedgerPort,
     events: EventsPort,
     now: float,
 ) -> dict[str, Any]:
-    state = RolloutState.model_validate(event["state"])
     d, cursor = state.deployment, state.cursor
     revision = cursor.revision_id
     if cursor.weight_percent < 100:
@@ -53,23 +52,24 @@ def promote(
 
 
 def revert(
-    event: Mapping[str, Any],
+    raw_state: Mapping[str, Any] | None,
     *,
     functions: FunctionsPort,
     ledger: LedgerPort,
     events: EventsPort,
     now: float,
-) -> tuple[dict[str, Any], str]:
+    execution: str,
+) -> tuple[Failure, str]:
     """Put the alias back on the stable version if, and only if, we moved it.
 
     Returns the failure for the execution's Fail state, and what was done (for the log).
     Records the outcome, then frees the alias's lock (if ours), then emits the event.
     """
-    raw = event.get("state") or {}
+    raw = raw_state or {}
     if "deployment" not in raw or "cursor" not in raw:
         refused = domain.refusal(raw)
-        record_refusal(raw, refused, str(event.get("executionId") or ""), ledger, events, now)
-        return refused.wire(), "nothing to revert: Prepare did not finish"
+        record_refusal(raw, refused, execution, ledger, events, now)
+        return refused, "nothing to revert: Prepare did not finish"
     state = RolloutState.model_validate(raw)
     d = state.deployment
     reason = domain.failure_reason(raw)
@@ -84,7 +84,7 @@ def revert(
             ),
         )
         _record_end(state, Outcome.FAILED, lost.cause, ledger, events, now)
-        return lost.wire(), "nothing: another execution holds the alias"
+        return lost, "nothing: another execution holds the alias"
     alias = functions.get_alias(d.function_name, d.alias)
     found = alias  # what the revert found: the Cause says what it undid
     action = domain.revert_action(d, alias)
@@ -109,7 +109,7 @@ def revert(
         now,
         details={"revert": action.value, "weightPercentBefore": state.cursor.weight_percent},
     )
-    return failure.wire(), action.value
+    return failure, action.value
 
 
 def _record_end(

@@ -4,7 +4,6 @@ pre-flight checks; shift nothing."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
 from rollout.application.evidence import detectability
@@ -34,8 +33,10 @@ from rollout.domain.strategies import effective_poll_interval
 
 
 def prepare(
-    event: Mapping[str, Any],
+    raw_input: Any,
     *,
+    execution: str,
+    started_at: float,
     functions: FunctionsPort,
     alarms: AlarmsPort,
     ledger: LedgerPort,
@@ -47,7 +48,7 @@ def prepare(
     metrics: MetricsPort | None = None,
     hook_patterns: Sequence[str] = gates.DEFAULT_HOOK_PATTERNS,
     state_machine_timeout_seconds: int = domain.DEFAULT_STATE_MACHINE_TIMEOUT_SECONDS,
-) -> dict[str, Any]:
+) -> RolloutState:
     """Validate, resolve the versions, run the pre-flight checks; shift nothing.
 
     `region`, `account` and `partition` are the control plane's own: a function ARN that
@@ -55,7 +56,7 @@ def prepare(
     `state_machine_timeout_seconds` is the construct's: a plan that cannot finish within it
     is refused, and the pause policy and the history budget plan up to it.
     """
-    parsed = parse_request(event.get("input"))
+    parsed = parse_request(raw_input)
     check_fits_timeout(parsed, state_machine_timeout_seconds)
     name, request = parsed.function_name, parsed.request
     parsed.ref.check_in(partition=partition, account=account, region=region)
@@ -67,7 +68,6 @@ def prepare(
             account=account,
         )
     # The per-alias lock, before anything is read for, or published by, this run.
-    execution = str(event.get("executionId", ""))
     lock = _take_alias(parsed, ledger, execution, now, state_machine_timeout_seconds)
     try:
         alias = functions.get_alias(name, request.alias)
@@ -89,7 +89,7 @@ def prepare(
                 f"the last update of {name} failed{said}; fix the function before publishing it"
             )
         version = functions.publish_version(
-            name, latest.code_sha256, f"trafficshift {event.get('executionId', '')}"[-256:]
+            name, latest.code_sha256, f"trafficshift {execution}"[-256:]
         )
         published = True
     else:
@@ -109,10 +109,10 @@ def prepare(
         target=target,
         stable=stable,
         alarms=alarm_states,
-        execution_id=str(event.get("executionId", "")),
+        execution_id=execution,
         now=now,
         published=published,
-        deadline=_started(event, now) + state_machine_timeout_seconds,
+        deadline=started_at + state_machine_timeout_seconds,
     )
     if metrics is not None:
         estimate = detectability(state, metrics, now)
@@ -121,11 +121,10 @@ def prepare(
             raise PreflightFailed(
                 f"{estimate['warning']}; refused because analysis.refuseUndetectable is true"
             )
-    raw_input = event.get("input")
     _record_started(
         state, raw_input if isinstance(raw_input, Mapping) else {}, lock, ledger, events, now
     )
-    return state.wire()
+    return state
 
 
 def _record_started(
@@ -160,17 +159,6 @@ def _take_alias(
             result, parsed.function_name, request.alias, wait=request.on_busy == "wait"
         )
     return result
-
-
-def _started(event: Mapping[str, Any], now: float) -> float:
-    """When the execution started ($$.Execution.StartTime), else `now`."""
-    value = event.get("executionStartTime")
-    if isinstance(value, str) and value:
-        try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            return now
-    return now
 
 
 def _missing_alias_or_function(functions: FunctionsPort, name: str, alias: str) -> InvalidInput:

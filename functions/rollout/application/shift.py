@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from rollout.application.ports import (
     EventsPort,
     FunctionsPort,
@@ -22,14 +19,13 @@ from rollout.domain.rollout import (
 
 
 def set_weight(
-    event: Mapping[str, Any],
+    state: RolloutState,
     *,
     functions: FunctionsPort,
     ledger: LedgerPort,
     events: EventsPort,
     now: float,
-) -> dict[str, Any]:
-    state = RolloutState.model_validate(event["state"])
+) -> RolloutState:
     index, primary, additional = domain.next_routing(state)
     d = state.deployment
     updated = shift_alias(
@@ -37,7 +33,7 @@ def set_weight(
     )
     shifted = domain.begin_step(state, index, updated.revision_id, now)
     _record_step(state, shifted, ledger, events, now)
-    return shifted.wire()
+    return shifted
 
 
 def _record_step(

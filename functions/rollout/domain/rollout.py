@@ -920,3 +920,41 @@ def revert_failure(
     if reason[0] in REFUSALS and state.cursor.step_index < 0:
         return Failure(error=reason[0], cause=reason[1])
     return rolled_back(state, action, alias, reason, found=found)
+
+
+class TaskEvent(BaseModel):
+    """What the state machine passes a task (the Payloads of infra's definition), parsed
+    once by the handler: the use cases take the models, never the raw event."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    input: Any = None  # the execution's input: Prepare parses it (domain.request)
+    execution_id: str = Field(default="", alias="executionId")
+    execution_start_time: Any = Field(default=None, alias="executionStartTime")
+    raw_state: Mapping[str, Any] | None = Field(default=None, alias="state")
+    phase: str = ""
+    task_token: Any = Field(default=None, alias="taskToken")
+
+    @field_validator("execution_id", "phase", mode="before")
+    @classmethod
+    def _text(cls, value: Any) -> str:
+        return "" if value is None else str(value)
+
+    @classmethod
+    def of(cls, event: Mapping[str, Any]) -> TaskEvent:
+        return cls.model_validate(event)
+
+    @property
+    def state(self) -> RolloutState:
+        """The rollout's state document, as Prepare made it and each task left it."""
+        return RolloutState.model_validate(self.raw_state)
+
+    def started_at(self, now: float) -> float:
+        """When the execution started ($$.Execution.StartTime), else `now`."""
+        value = self.execution_start_time
+        if isinstance(value, str) and value:
+            try:
+                return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+            except ValueError:
+                return now
+        return now

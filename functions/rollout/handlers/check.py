@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 from rollout.adapters.alarms import Alarms
 from rollout.adapters.metrics import LambdaMetrics
 from rollout.application.check import check
+from rollout.domain.gates import token_approval
+from rollout.domain.rollout import TaskEvent
 from rollout.handlers._ports import events, ledger
 from rollout.handlers._runtime import (
     CORRELATION_ID_PATH,
@@ -32,21 +34,23 @@ STEP_ENDED = frozenset({"advance", "promote"})
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     log_deployment_keys(event)
     checked_at = now()
+    task = TaskEvent.of(event)
     state = check(
-        event,
+        task.state,
         alarms=Alarms(),
         ledger=ledger(),
         events=events(),
         metrics=LambdaMetrics(),
         now=checked_at,
+        approved_by_token=token_approval(task.raw_state or {}),
     )
-    cursor = state["cursor"]
-    if cursor["decision"] in STEP_ENDED:
+    cursor = state.cursor
+    if cursor.decision in STEP_ENDED:
         seconds(
             STEP_DURATION,
-            checked_at - cursor["stepStartedAt"],
-            step=cursor["stepIndex"] + 1,
-            weightPercent=cursor["weightPercent"],
+            checked_at - cursor.step_started_at,
+            step=cursor.step_index + 1,
+            weightPercent=cursor.weight_percent,
         )
-    logger.info("checked", extra={"decision": cursor["decision"], "reason": cursor["reason"]})
-    return state
+    logger.info("checked", extra={"decision": cursor.decision.value, "reason": cursor.reason})
+    return state.wire()

@@ -13,6 +13,7 @@ from rollout.domain.gates import HOOK_PATTERNS_ENV, patterns_from_env
 from rollout.domain.rollout import (
     DEFAULT_STATE_MACHINE_TIMEOUT_SECONDS,
     STATE_MACHINE_TIMEOUT_ENV,
+    TaskEvent,
 )
 from rollout.handlers._ports import events, ledger
 from rollout.handlers._runtime import (
@@ -35,8 +36,11 @@ if TYPE_CHECKING:
 @log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     log_deployment_keys(event)
+    task = TaskEvent.of(event)
     state = prepare(
-        event,
+        task.input,
+        execution=task.execution_id,
+        started_at=task.started_at(now()),
         functions=LambdaFunctions(),
         alarms=Alarms(),
         ledger=ledger(),
@@ -53,17 +57,17 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             os.environ.get(STATE_MACHINE_TIMEOUT_ENV) or DEFAULT_STATE_MACHINE_TIMEOUT_SECONDS
         ),
     )
-    d = state["deployment"]
-    count(ROLLOUTS_STARTED, function=d["functionName"], alias=d["alias"])
+    d = state.deployment
+    count(ROLLOUTS_STARTED, function=d.function_name, alias=d.alias)
     logger.info(
         "deployment prepared",
         extra={
-            "stable": d["stableVersion"],
-            "target": d["targetVersion"],
-            "plan": d["plan"],
+            "stable": d.stable_version,
+            "target": d.target_version,
+            "plan": d.plan,
         },
     )
-    return state
+    return state.wire()
 
 
 def _arn_part(context: LambdaContext, index: int) -> str | None:

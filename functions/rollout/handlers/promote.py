@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from rollout.adapters.lambda_functions import LambdaFunctions
 from rollout.application.outcome import promote
+from rollout.domain.rollout import TaskEvent
 from rollout.handlers._ports import events, ledger
 from rollout.handlers._runtime import (
     CORRELATION_ID_PATH,
@@ -28,7 +29,11 @@ if TYPE_CHECKING:
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     log_deployment_keys(event)
     outcome = promote(
-        event, functions=LambdaFunctions(), ledger=ledger(), events=events(), now=now()
+        TaskEvent.of(event).state,
+        functions=LambdaFunctions(),
+        ledger=ledger(),
+        events=events(),
+        now=now(),
     )
     count(ROLLOUTS_PROMOTED, targetVersion=outcome["targetVersion"])
     logger.info("promoted", extra={"target": outcome["targetVersion"]})

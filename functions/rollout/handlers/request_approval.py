@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from rollout.application.hooks import request_approval
+from rollout.domain.rollout import TaskEvent
 from rollout.handlers._ports import ledger
 from rollout.handlers._runtime import (
     CORRELATION_ID_PATH,
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 @log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     log_deployment_keys(event)
-    answer = request_approval(event, ledger=ledger(), now=now())
+    task = TaskEvent.of(event)
+    request_approval(task.state, task.task_token, ledger=ledger(), now=now())
     logger.info("waiting for approval")
-    return answer
+    return {"requested": True}

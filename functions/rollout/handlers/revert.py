@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from rollout.adapters.lambda_functions import LambdaFunctions
 from rollout.application.outcome import revert
+from rollout.domain.rollout import TaskEvent
 from rollout.handlers._ports import events, ledger
 from rollout.handlers._runtime import (
     CORRELATION_ID_PATH,
@@ -27,9 +28,16 @@ if TYPE_CHECKING:
 @log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
     log_deployment_keys(event)
-    failure, action = revert(
-        event, functions=LambdaFunctions(), ledger=ledger(), events=events(), now=now()
+    task = TaskEvent.of(event)
+    failed, action = revert(
+        task.raw_state,
+        functions=LambdaFunctions(),
+        ledger=ledger(),
+        events=events(),
+        now=now(),
+        execution=task.execution_id,
     )
+    failure = failed.wire()
     # A refusal at Prepare started no rollout, so only a prepared one counts as rolled back:
     # RolloutsStarted = RolloutsPromoted + RolloutsRolledBack (+ executions stopped by hand).
     state = event.get("state") or {}

@@ -8,6 +8,7 @@ from rollout.adapters.hooks import HookInvoker
 from rollout.adapters.lambda_functions import LambdaFunctions
 from rollout.application.hooks import run_hook
 from rollout.domain.gates import HOOK_DEFAULT_TIMEOUT_SECONDS
+from rollout.domain.rollout import TaskEvent
 from rollout.handlers._ports import events
 from rollout.handlers._runtime import (
     CORRELATION_ID_PATH,
@@ -31,7 +32,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     hooks = (event.get("state") or {}).get("deployment", {}).get("hooks") or {}
     timeout = int(hooks.get("timeoutSeconds", HOOK_DEFAULT_TIMEOUT_SECONDS))
     state = run_hook(
-        event,
+        TaskEvent.of(event).state,
         phase,
         functions=LambdaFunctions(),
         hooks=HookInvoker(timeout),
@@ -39,4 +40,4 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         now=now(),
     )
     logger.info("hook passed", extra={"phase": phase, "hook": hooks.get(phase)})
-    return state
+    return state.wire()

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from rollout.adapters.lambda_functions import LambdaFunctions
 from rollout.application.shift import set_weight
+from rollout.domain.rollout import TaskEvent
 from rollout.handlers._ports import events, ledger
 from rollout.handlers._runtime import (
     CORRELATION_ID_PATH,
@@ -26,13 +27,17 @@ if TYPE_CHECKING:
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     log_deployment_keys(event)
     state = set_weight(
-        event, functions=LambdaFunctions(), ledger=ledger(), events=events(), now=now()
+        TaskEvent.of(event).state,
+        functions=LambdaFunctions(),
+        ledger=ledger(),
+        events=events(),
+        now=now(),
     )
     logger.info(
         "traffic shifted",
         extra={
-            "step": state["cursor"]["stepIndex"] + 1,
-            "weightPercent": state["cursor"]["weightPercent"],
+            "step": state.cursor.step_index + 1,
+            "weightPercent": state.cursor.weight_percent,
         },
     )
-    return state
+    return state.wire()
