@@ -16,7 +16,8 @@ def test_a_name_and_an_unqualified_arn_name_the_same_alias() -> None:
 
     assert (by_name.function, by_name.alias) == (by_arn.function, by_arn.alias)
     assert by_arn.qualified == "orders-api:live"
-    assert by_arn.lock_key == by_name.lock_key == "orders-api:live"
+    assert by_arn.alias_key == by_name.alias_key == "orders-api:live"
+    assert by_arn.lock_pk == "LOCK#orders-api:live"
     assert by_arn.arn is not None
     assert (by_arn.arn.partition, by_arn.arn.region, by_arn.arn.account) == (
         "aws",

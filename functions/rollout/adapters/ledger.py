@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 from rollout.adapters import dynamodb_types
 from rollout.adapters.aws import client, translated
 from rollout.domain import ledger as ledger_domain
+from rollout.domain.alias_ref import AliasRef
 from rollout.domain.errors import Throttled
 from rollout.domain.ledger import (
     DeploymentRecord,
@@ -298,7 +299,7 @@ class Ledger:
                 "executionArn": execution,
                 "functionName": function_name,
                 "alias": alias,
-                "aliasKey": f"{function_name}:{alias}",
+                "aliasKey": AliasRef(function_name, alias).alias_key,
                 "startedAt": fields["finishedAt"],
             }
             for key, value in identity.items():
@@ -368,7 +369,9 @@ class Ledger:
                 TableName=self._table,
                 IndexName=ledger_domain.BY_ALIAS_INDEX,
                 KeyConditionExpression="aliasKey = :key",
-                ExpressionAttributeValues=_typed({":key": f"{function_name}:{alias}"}),
+                ExpressionAttributeValues=_typed(
+                    {":key": AliasRef(function_name, alias).alias_key}
+                ),
                 ScanIndexForward=False,
                 Limit=limit,
             )

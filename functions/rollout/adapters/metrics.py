@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rollout.adapters.aws import client, translated
+from rollout.domain.alias_ref import AliasRef
 from rollout.domain.analysis import LAMBDA_METRIC_PERIOD_SECONDS, MinuteSeries
 
 # The environment variable that shortens the metric "minute", for the emulator's time
@@ -66,7 +67,7 @@ class LambdaMetrics:
         for index, version in enumerate(versions):
             dimensions = [
                 {"Name": "FunctionName", "Value": function_name},
-                {"Name": "Resource", "Value": f"{function_name}:{alias}"},
+                {"Name": "Resource", "Value": AliasRef(function_name, alias).qualified},
                 {"Name": "ExecutedVersion", "Value": version},
             ]
             for key, metric, stat, length in (
@@ -121,7 +122,7 @@ class LambdaMetrics:
         """(invocations, errors) of the whole alias over the window, for pre-flight."""
         dimensions = [
             {"Name": "FunctionName", "Value": function_name},
-            {"Name": "Resource", "Value": f"{function_name}:{alias}"},
+            {"Name": "Resource", "Value": AliasRef(function_name, alias).qualified},
         ]
         queries = [
             {

@@ -74,9 +74,14 @@ class AliasRef:
         return f"{self.function}:{self.alias}"
 
     @property
-    def lock_key(self) -> str:
-        """The ledger's key for the alias (its lock's pk, the ByAlias index's `aliasKey`)."""
+    def alias_key(self) -> str:
+        """The ledger's `aliasKey` (the ByAlias index's partition key)."""
         return self.qualified
+
+    @property
+    def lock_pk(self) -> str:
+        """The partition key of the alias's lock item in the ledger."""
+        return f"LOCK#{self.qualified}"
 
     def __str__(self) -> str:
         return self.qualified

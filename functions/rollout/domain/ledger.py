@@ -50,6 +50,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from rollout.domain import gates
+from rollout.domain.alias_ref import AliasRef
 from rollout.domain.errors import AliasBusy, InvalidInput, PreflightFailed
 from rollout.domain.events import DetailType
 from rollout.domain.rollout import REFUSALS, Deployment, RevertAction, StepRecord
@@ -126,7 +127,7 @@ def _iso(epoch: float) -> str:
 
 
 def lock_key(function_name: str, alias: str) -> dict[str, str]:
-    return {"pk": f"LOCK#{function_name}:{alias}", "sk": LOCK_SK}
+    return {"pk": AliasRef(function_name, alias).lock_pk, "sk": LOCK_SK}
 
 
 class LockItem(_Model):
@@ -239,7 +240,7 @@ def deployment_item(
         "executionArn": d.execution_id,
         "functionName": d.function_name,
         "alias": d.alias,
-        "aliasKey": f"{d.function_name}:{d.alias}",
+        "aliasKey": d.ref.alias_key,
         "stableVersion": d.stable_version,
         "targetVersion": d.target_version,
         "startedAt": d.started_at or _iso(now),

@@ -18,7 +18,7 @@ from typing import Any, Final
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
-from rollout.domain.alias_ref import function_name_of
+from rollout.domain.alias_ref import AliasRef, function_name_of
 from rollout.domain.events import DetailType
 from rollout.domain.ledger import LockItem, Outcome
 from rollout.domain.rollout import REFUSALS, ROLLED_BACK, AliasSnapshot, Deployment
@@ -196,7 +196,7 @@ def ending(
 
     `holder`: the execution that holds the alias's lock now, when it is not this one."""
     how = f"execution {status}" + (f" ({error}{': ' + cause if cause else ''})" if error else "")
-    where = f"{function_name}:{alias}"
+    where = AliasRef(function_name, alias).qualified
     if action is Reconciled.SUPERSEDED:
         return (
             Outcome.FAILED,

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 from rollout.domain import budget, gates
+from rollout.domain.alias_ref import AliasRef
 from rollout.domain.errors import FunctionNotReady, InvalidInput, PreflightFailed
 from rollout.domain.request import ParsedRequest
 from rollout.domain.strategies import Step, effective_poll_interval
@@ -162,8 +163,12 @@ class Deployment(_Model):
         return int(self.approval.get("timeoutSeconds", gates.APPROVAL_DEFAULT_TIMEOUT_SECONDS))
 
     @property
+    def ref(self) -> AliasRef:
+        return AliasRef(self.function_name, self.alias)
+
+    @property
     def qualified(self) -> str:
-        return f"{self.function_name}:{self.alias}"
+        return self.ref.qualified
 
 
 class Cursor(_Model):
